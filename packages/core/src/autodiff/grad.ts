@@ -1,0 +1,102 @@
+import { GraphError } from '../errors.js';
+import type { Graph } from '../graph/graph.js';
+import { ancestors, descendants, schedule } from '../graph/schedule.js';
+import type { Tensor } from '../graph/tensor.js';
+import { zeros } from '../ops/creation.js';
+import { add, cast } from '../ops/elementwise.js';
+import { emit, getOp } from '../ops/registry.js';
+import { fill } from '../ops/creation.js';
+
+/**
+ * Reverse-mode autodiff: appends to the graph the nodes computing the
+ * vector-Jacobian product of `outputs` with `cotangents` for each of `wrt`.
+ * Only nodes on a path from `wrt` to `outputs` get gradient work, so a frozen
+ * parameter (not in `wrt`) never has a gradient node.
+ */
+export function vjp(outputs: readonly Tensor[], cotangents: readonly Tensor[], wrt: readonly Tensor[]): Tensor[] {
+  if (outputs.length === 0) throw new GraphError('vjp needs at least one output');
+  const graph = outputs[0].graph;
+  for (const t of [...outputs, ...cotangents, ...wrt]) graph.assertOwn(t);
+  const cot = graph.inBackward(() => backprop(graph, outputs, cotangents, wrt));
+  return wrt.map((w) => cot.get(w.id) ?? graph.inBackward(() => zeros(graph, w.shape, w.dtype)));
+}
+
+/** Gradients of a scalar loss with respect to `wrt`. */
+export function grad(loss: Tensor, wrt: readonly Tensor[]): Tensor[] {
+  if (loss.rank !== 0 || loss.dtype !== 'f32') {
+    throw new GraphError(`grad needs a scalar f32 loss, got ${loss.dtype}[${loss.shape.join(', ')}]; reduce it with ops.mean or ops.sum first`);
+  }
+  for (const w of wrt) {
+    if (w.dtype !== 'f32') throw new GraphError(`cannot differentiate with respect to ${w} of dtype ${w.dtype}`);
+  }
+  const seed = loss.graph.inBackward(() => fill(loss.graph, [], 1));
+  return vjp([loss], [seed], wrt);
+}
+
+/** Gradients of `loss` for every trainable parameter, keyed by parameter name. */
+export function gradTrainable(loss: Tensor): Map<string, Tensor> {
+  const params = [...loss.graph.params.values()].filter((p) => p.trainable);
+  const grads = grad(
+    loss,
+    params.map((p) => loss.graph.tensor(p.id)),
+  );
+  return new Map(params.map((p, i) => [p.name, grads[i]]));
+}
+
+function backprop(graph: Graph, outputs: readonly Tensor[], cotangents: readonly Tensor[], wrt: readonly Tensor[]): Map<string, Tensor> {
+  const wrtIds = new Set(wrt.map((w) => w.id));
+  const reach = descendants(graph, [...wrtIds]);
+  const outIds = outputs.map((o) => o.id);
+  const needed = ancestors(graph, outIds);
+  const onPath = (id: string) => reach.has(id) && needed.has(id);
+  const order = schedule(graph, outIds).filter(onPath).reverse();
+
+  const cot = new Map<string, Tensor>();
+  const accumulate = (id: string, g: Tensor) => {
+    const prev = cot.get(id);
+    cot.set(id, prev ? add(prev, g) : g);
+  };
+  outputs.forEach((o, i) => accumulate(o.id, cotangents[i]));
+
+  for (const id of order) {
+    // wrt values are leaves: their inputs' gradients belong to an outer computation.
+    if (wrtIds.has(id)) continue;
+    const g = cot.get(id);
+    if (!g) continue;
+    const node = graph.node(id);
+    const def = getOp(node.op);
+    const inputs = node.inputs.map((i) => graph.tensor(i));
+    const needs = node.inputs.map((i) => onPath(i) && graph.node(i).dtype === 'f32');
+    if (!needs.some(Boolean)) continue;
+    const output = graph.tensor(id);
+    const grads = graph.at(node.modulePath, [], () => {
+      if (def.vjp) return def.vjp({ inputs, output, grad: g, attrs: node.attrs, needs });
+      if (def.kind === 'composite') return compositeVjp(graph, node.op, inputs, node.attrs, g, needs);
+      return inputs.map(() => null);
+    });
+    grads.forEach((gi, k) => {
+      if (gi && needs[k]) accumulate(node.inputs[k], gi.dtype === 'f32' ? gi : cast(gi, 'f32'));
+    });
+  }
+  return cot;
+}
+
+/**
+ * A composite without its own VJP: re-emit its expansion from its inputs and
+ * differentiate that locally. The forward node stays fused; the backward
+ * recomputes the composite's internals (like a built-in checkpoint).
+ */
+function compositeVjp(
+  graph: Graph,
+  op: string,
+  inputs: readonly Tensor[],
+  attrs: Parameters<typeof emit>[2],
+  g: Tensor,
+  needs: readonly boolean[],
+): (Tensor | null)[] {
+  const def = getOp(op);
+  const out = def.expand!(inputs, attrs ?? {});
+  const wanted = inputs.filter((_, i) => needs[i]);
+  const cot = backprop(graph, [out], [g], wanted);
+  return inputs.map((t, i) => (needs[i] ? (cot.get(t.id) ?? null) : null));
+}

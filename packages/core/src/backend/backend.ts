@@ -1,0 +1,71 @@
+import type { DType, HostData } from '../dtype.js';
+import type { Graph } from '../graph/graph.js';
+import type { Shape } from '../shape.js';
+
+/** A value crossing between the host and a backend. */
+export interface HostTensor {
+  readonly shape: Shape;
+  readonly dtype: DType;
+  readonly data: HostData;
+}
+
+/** What a compiled executable takes and gives. */
+export interface Signature {
+  /** Named outputs of the graph to compute (default: all). */
+  readonly outputs?: readonly string[];
+  /**
+   * State updates: after each run the parameter named by the key takes the
+   * value of the output named by the value (an optimizer step inside the graph),
+   * without the value leaving the device where the backend can avoid it.
+   */
+  readonly updates?: Readonly<Record<string, string>>;
+}
+
+export interface BackendCapabilities {
+  readonly dtypes: readonly DType[];
+  /** Primitive ops with a kernel. */
+  readonly ops: ReadonlySet<string>;
+  /** Composite ops the backend runs as one fused kernel instead of their expansion. */
+  readonly fusedOps: ReadonlySet<string>;
+  /** Parameters stay on the device between runs. */
+  readonly residentParameters: boolean;
+  /** Float results are float64 (the reference) rather than float32. */
+  readonly float64: boolean;
+}
+
+export interface MemoryStats {
+  /** Bytes the backend holds now. */
+  readonly currentBytes: number;
+  /** Highest bytes held since the last reset, where the backend can measure it. */
+  readonly peakBytes: number;
+  /** Live device tensors/buffers, where the backend counts them. */
+  readonly liveTensors?: number;
+}
+
+export interface CompileReport {
+  readonly backend: string;
+  readonly nodes: number;
+  readonly compileMs: number;
+  /** Filled in by the memory planner (planned peak and its split). */
+  readonly [extra: string]: unknown;
+}
+
+export interface Executable {
+  readonly report: CompileReport;
+  /** Uploads parameter values once; they stay resident until replaced or disposed. */
+  setParameters(values: Readonly<Record<string, HostTensor>>): Promise<void>;
+  /** Downloads the current values of parameters (default: all). */
+  getParameters(names?: readonly string[]): Promise<Record<string, HostTensor>>;
+  /** Runs the graph on the runtime inputs; parameters not fed come from residency. */
+  run(feeds: Readonly<Record<string, HostTensor>>): Promise<Record<string, HostTensor>>;
+  dispose(): void;
+}
+
+/** One execution engine. A backend package exports one factory returning this. */
+export interface Backend {
+  readonly name: string;
+  readonly capabilities: BackendCapabilities;
+  compile(graph: Graph, signature?: Signature): Promise<Executable>;
+  memoryStats(): MemoryStats;
+  dispose(): void;
+}

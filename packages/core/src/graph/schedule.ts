@@ -1,0 +1,136 @@
+import { GraphCycleError } from '../errors.js';
+import type { Graph } from './graph.js';
+
+/**
+ * Topological order of the nodes that `roots` depend on (all nodes when
+ * `roots` is omitted). Ties break by creation order, so the schedule is
+ * deterministic and follows the order the program traced the ops in.
+ */
+export function schedule(graph: Graph, roots?: readonly string[]): string[] {
+  const wanted = roots ? ancestors(graph, roots) : new Set(graph.nodeIds());
+  const indeg = new Map<string, number>();
+  for (const id of wanted) {
+    let d = 0;
+    for (const i of graph.node(id).inputs) if (wanted.has(i)) d++;
+    indeg.set(id, d);
+  }
+  const ready = [...wanted].filter((id) => indeg.get(id) === 0).sort(byCreation);
+  const order: string[] = [];
+  // A small binary heap keyed by creation index keeps this O(n log n).
+  const heap = new MinHeap(ready);
+  while (heap.size > 0) {
+    const id = heap.pop();
+    order.push(id);
+    for (const c of graph.consumers(id)) {
+      if (!wanted.has(c)) continue;
+      const edges = graph.node(c).inputs.filter((i) => i === id).length;
+      const d = indeg.get(c)! - edges;
+      indeg.set(c, d);
+      if (d === 0) heap.push(c);
+    }
+  }
+  if (order.length !== wanted.size) throw new GraphCycleError(findCycle(graph, wanted));
+  return order;
+}
+
+/** Every node that `roots` depend on, roots included. */
+export function ancestors(graph: Graph, roots: readonly string[]): Set<string> {
+  const seen = new Set<string>();
+  const stack = [...roots];
+  while (stack.length) {
+    const id = stack.pop()!;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    for (const i of graph.node(id).inputs) if (!seen.has(i)) stack.push(i);
+  }
+  return seen;
+}
+
+/** Every node that depends on `roots`, roots included. */
+export function descendants(graph: Graph, roots: readonly string[]): Set<string> {
+  const seen = new Set<string>();
+  const stack = [...roots];
+  while (stack.length) {
+    const id = stack.pop()!;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    for (const c of graph.consumers(id)) if (!seen.has(c)) stack.push(c);
+  }
+  return seen;
+}
+
+export function creationIndex(id: string): number {
+  return Number(id.slice(1));
+}
+
+function byCreation(a: string, b: string): number {
+  return creationIndex(a) - creationIndex(b);
+}
+
+function findCycle(graph: Graph, within: Set<string>): string[] {
+  const state = new Map<string, 1 | 2>();
+  const path: string[] = [];
+  const visit = (id: string): string[] | null => {
+    state.set(id, 1);
+    path.push(id);
+    for (const i of graph.node(id).inputs) {
+      if (!within.has(i)) continue;
+      if (state.get(i) === 1) return [...path.slice(path.indexOf(i)), i].reverse();
+      if (!state.has(i)) {
+        const c = visit(i);
+        if (c) return c;
+      }
+    }
+    path.pop();
+    state.set(id, 2);
+    return null;
+  };
+  for (const id of within) {
+    if (!state.has(id)) {
+      const c = visit(id);
+      if (c) return c;
+    }
+  }
+  return [...within];
+}
+
+class MinHeap {
+  private a: string[] = [];
+  constructor(items: string[]) {
+    for (const i of items) this.push(i);
+  }
+  get size(): number {
+    return this.a.length;
+  }
+  push(x: string): void {
+    const a = this.a;
+    a.push(x);
+    let i = a.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (byCreation(a[p], a[i]) <= 0) break;
+      [a[p], a[i]] = [a[i], a[p]];
+      i = p;
+    }
+  }
+  pop(): string {
+    const a = this.a;
+    const top = a[0];
+    const last = a.pop()!;
+    if (a.length) {
+      a[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < a.length && byCreation(a[l], a[m]) < 0) m = l;
+        if (r < a.length && byCreation(a[r], a[m]) < 0) m = r;
+        if (m === i) break;
+        [a[m], a[i]] = [a[i], a[m]];
+        i = m;
+      }
+    }
+    return top;
+  }
+}

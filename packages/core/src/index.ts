@@ -1,0 +1,17 @@
+export * from './dtype.js';
+export * from './shape.js';
+export * from './errors.js';
+export { Graph, type ParamInfo, type InputInfo } from './graph/graph.js';
+export type { NodeData, Attrs, AttrValue } from './graph/node.js';
+export { Tensor } from './graph/tensor.js';
+export { schedule, ancestors, descendants } from './graph/schedule.js';
+export { dumpGraph } from './graph/dump.js';
+export * as ops from './ops/index.js';
+export { defineOp, getOp, listOps, emit, inferOp, opFlops, type OpDef, type ValueInfo, type VjpArgs } from './ops/registry.js';
+export { grad, vjp, gradTrainable } from './autodiff/grad.js';
+export { eliminateDeadCode } from './autodiff/dce.js';
+export { NDArray } from './reference/ndarray.js';
+export { evaluate } from './reference/evaluate.js';
+export * from './backend/backend.js';
+export { createReferenceBackend } from './backend/reference-backend.js';
+export * as rng from './rng/counter-hash.js';

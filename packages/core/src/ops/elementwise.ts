@@ -1,0 +1,260 @@
+import type { DType } from '../dtype.js';
+import type { Tensor } from '../graph/tensor.js';
+import { mapBroadcast, type NDArray } from '../reference/ndarray.js';
+import { broadcastShapes, formatShape, shapesEqual, type Shape } from '../shape.js';
+import { scalar } from './creation.js';
+import { defineOp, dtypeRule, emit, shapeRule, type ValueInfo, type VjpFn } from './registry.js';
+import { broadcastTo, reshape } from './shape-ops.js';
+import { sum } from './reduce.js';
+
+/** A tensor, or a number that becomes a scalar constant of the other operand's dtype. */
+export type TensorLike = Tensor | number;
+
+function lift(x: TensorLike, like: Tensor): Tensor {
+  return typeof x === 'number' ? scalar(like.graph, x, like.dtype) : x;
+}
+
+function pair(a: TensorLike, b: TensorLike): [Tensor, Tensor] {
+  if (typeof a === 'number' && typeof b === 'number') throw new TypeError('at least one operand must be a Tensor');
+  const ref = (typeof a === 'number' ? b : a) as Tensor;
+  return [lift(a, ref), lift(b, ref)];
+}
+
+/** Sums a broadcast gradient back down to `shape` (the VJP of broadcasting). */
+export function sumToShape(g: Tensor, shape: Shape): Tensor {
+  if (shapesEqual(g.shape, shape)) return g;
+  const lead = g.rank - shape.length;
+  const axes: number[] = [];
+  for (let i = 0; i < g.rank; i++) {
+    if (i < lead || (shape[i - lead] === 1 && g.shape[i] !== 1)) axes.push(i);
+  }
+  const s = axes.length ? sum(g, axes, false) : g;
+  return shapesEqual(s.shape, shape) ? s : reshape(s, shape);
+}
+
+// ---- unary ----------------------------------------------------------------
+
+const floatOnly = (name: string) => (inputs: readonly ValueInfo[]): ValueInfo => {
+  if (inputs[0].dtype !== 'f32') dtypeRule(`${name} needs f32 input, got ${inputs[0].dtype}`);
+  return inputs[0];
+};
+
+function unary(name: string, f: (x: number) => number, vjp: VjpFn): void {
+  defineOp({
+    name,
+    kind: 'primitive',
+    infer: floatOnly(name),
+    reference: ([x]: readonly NDArray[]) => mapBroadcast([x], x.dtype, f),
+    vjp,
+  });
+}
+
+unary('neg', (x) => -x, ({ grad }) => [neg(grad)]);
+unary('exp', Math.exp, ({ grad, output }) => [mul(grad, output)]);
+unary('log', Math.log, ({ grad, inputs }) => [div(grad, inputs[0])]);
+unary('sqrt', Math.sqrt, ({ grad, output }) => [div(mul(grad, 0.5), output)]);
+unary('rsqrt', (x) => 1 / Math.sqrt(x), ({ grad, output, inputs }) => [mul(mul(grad, -0.5), div(output, inputs[0]))]);
+unary('tanh', Math.tanh, ({ grad, output }) => [mul(grad, sub(1, mul(output, output)))]);
+unary('sigmoid', (x) => 1 / (1 + Math.exp(-x)), ({ grad, output }) => [mul(grad, mul(output, sub(1, output)))]);
+unary('relu', (x) => (x > 0 ? x : 0), ({ grad, inputs }) => [where(greater(inputs[0], 0), grad, 0)]);
+unary('sin', Math.sin, ({ grad, inputs }) => [mul(grad, cos(inputs[0]))]);
+unary('cos', Math.cos, ({ grad, inputs }) => [neg(mul(grad, sin(inputs[0])))]);
+unary('erf', erfScalar, ({ grad, inputs }) => [mul(grad, mul(exp(neg(mul(inputs[0], inputs[0]))), 2 / Math.sqrt(Math.PI)))]);
+
+defineOp<{ exponent: number }>({
+  name: 'pow',
+  kind: 'primitive',
+  infer: floatOnly('pow'),
+  reference: ([x], a) => mapBroadcast([x], x.dtype, (v) => Math.pow(v, a.exponent)),
+  vjp: ({ grad, inputs, attrs }) => [mul(grad, mul(pow(inputs[0], attrs.exponent - 1), attrs.exponent))],
+});
+
+// ---- binary ---------------------------------------------------------------
+
+function binaryInfer(name: string, allowInt: boolean, outDtype?: DType) {
+  return (inputs: readonly ValueInfo[]): ValueInfo => {
+    const [a, b] = inputs;
+    if (a.dtype !== b.dtype) dtypeRule(`${name} needs operands of one dtype, got ${a.dtype} and ${b.dtype}`);
+    if (a.dtype === 'bool' && !outDtype) dtypeRule(`${name} is not defined on bool`);
+    if (!allowInt && a.dtype !== 'f32') dtypeRule(`${name} needs f32 operands, got ${a.dtype}`);
+    const shape = broadcastShapes(a.shape, b.shape);
+    if (!shape) shapeRule(`shapes ${formatShape(a.shape)} and ${formatShape(b.shape)} do not broadcast`);
+    return { shape: shape!, dtype: outDtype ?? a.dtype };
+  };
+}
+
+function binary(name: string, allowInt: boolean, f: (a: number, b: number, dtype: DType) => number, vjp: VjpFn): void {
+  defineOp({
+    name,
+    kind: 'primitive',
+    infer: binaryInfer(name, allowInt),
+    reference: ([a, b]) => mapBroadcast([a, b], a.dtype, (x, y) => f(x, y, a.dtype)),
+    vjp,
+  });
+}
+
+const int32 = (v: number, dtype: DType) => (dtype === 'i32' ? v | 0 : dtype === 'u8' ? v & 0xff : v);
+
+binary('add', true, (a, b, d) => int32(a + b, d), ({ grad, inputs, needs }) => [
+  needs[0] ? sumToShape(grad, inputs[0].shape) : null,
+  needs[1] ? sumToShape(grad, inputs[1].shape) : null,
+]);
+binary('sub', true, (a, b, d) => int32(a - b, d), ({ grad, inputs, needs }) => [
+  needs[0] ? sumToShape(grad, inputs[0].shape) : null,
+  needs[1] ? sumToShape(neg(grad), inputs[1].shape) : null,
+]);
+binary('mul', true, (a, b, d) => (d === 'i32' ? Math.imul(a, b) : int32(a * b, d)), ({ grad, inputs: [a, b], needs }) => [
+  needs[0] ? sumToShape(mul(grad, b), a.shape) : null,
+  needs[1] ? sumToShape(mul(grad, a), b.shape) : null,
+]);
+binary('div', true, (a, b, d) => (d === 'f32' ? a / b : int32(Math.trunc(a / b), d)), ({ grad, inputs: [a, b], needs }) => [
+  needs[0] ? sumToShape(div(grad, b), a.shape) : null,
+  needs[1] ? sumToShape(neg(div(mul(grad, a), mul(b, b))), b.shape) : null,
+]);
+binary('maximum', true, (a, b) => Math.max(a, b), ({ grad, inputs: [a, b], needs }) => {
+  const aWins = greaterEqual(a, b);
+  return [needs[0] ? sumToShape(where(aWins, grad, 0), a.shape) : null, needs[1] ? sumToShape(where(aWins, 0, grad), b.shape) : null];
+});
+binary('minimum', true, (a, b) => Math.min(a, b), ({ grad, inputs: [a, b], needs }) => {
+  const aWins = lessEqual(a, b);
+  return [needs[0] ? sumToShape(where(aWins, grad, 0), a.shape) : null, needs[1] ? sumToShape(where(aWins, 0, grad), b.shape) : null];
+});
+
+function comparison(name: string, f: (a: number, b: number) => boolean): void {
+  defineOp({
+    name,
+    kind: 'primitive',
+    infer: binaryInfer(name, true, 'bool'),
+    reference: ([a, b]) => mapBroadcast([a, b], 'bool', (x, y) => (f(x, y) ? 1 : 0)),
+  });
+}
+comparison('equal', (a, b) => a === b);
+comparison('notEqual', (a, b) => a !== b);
+comparison('less', (a, b) => a < b);
+comparison('lessEqual', (a, b) => a <= b);
+comparison('greater', (a, b) => a > b);
+comparison('greaterEqual', (a, b) => a >= b);
+
+function logical(name: string, f: (a: boolean, b: boolean) => boolean): void {
+  defineOp({
+    name,
+    kind: 'primitive',
+    infer: (inputs) => {
+      if (inputs.some((i) => i.dtype !== 'bool')) dtypeRule(`${name} needs bool operands`);
+      return binaryInfer(name, true, 'bool')(inputs);
+    },
+    reference: ([a, b]) => mapBroadcast([a, b], 'bool', (x, y) => (f(x !== 0, y !== 0) ? 1 : 0)),
+  });
+}
+logical('logicalAnd', (a, b) => a && b);
+logical('logicalOr', (a, b) => a || b);
+
+defineOp({
+  name: 'where',
+  kind: 'primitive',
+  infer: ([c, a, b]) => {
+    if (c.dtype !== 'bool') dtypeRule(`condition must be bool, got ${c.dtype}`);
+    if (a.dtype !== b.dtype) dtypeRule(`branches must share a dtype, got ${a.dtype} and ${b.dtype}`);
+    const s1 = broadcastShapes(c.shape, a.shape);
+    const shape = s1 && broadcastShapes(s1, b.shape);
+    if (!shape) shapeRule('condition and branches do not broadcast');
+    return { shape: shape!, dtype: a.dtype };
+  },
+  reference: ([c, a, b]) => mapBroadcast([c, a, b], a.dtype, (cv, x, y) => (cv !== 0 ? x : y)),
+  vjp: ({ grad, inputs: [c, a, b], needs }) => [
+    null,
+    needs[1] ? sumToShape(where(c, grad, 0), a.shape) : null,
+    needs[2] ? sumToShape(where(c, 0, grad), b.shape) : null,
+  ],
+});
+
+defineOp<{ dtype: string }>({
+  name: 'cast',
+  kind: 'primitive',
+  infer: ([x], a) => ({ shape: x.shape, dtype: a.dtype as DType }),
+  reference: ([x], a) => mapBroadcast([x], a.dtype as DType, (v) => castValue(v, a.dtype as DType)),
+  // Only float-to-float casts carry a gradient.
+  vjp: ({ grad, inputs: [x], attrs }) => [x.dtype === 'f32' && attrs.dtype === 'f32' ? grad : null],
+});
+
+function castValue(v: number, dtype: DType): number {
+  if (dtype === 'bool') return v !== 0 ? 1 : 0;
+  if (dtype === 'i32') return Math.trunc(v) | 0;
+  if (dtype === 'u8') return Math.trunc(v) & 0xff;
+  return v;
+}
+
+defineOp({
+  name: 'stopGradient',
+  kind: 'primitive',
+  infer: ([x]) => x,
+  reference: ([x]) => x,
+  vjp: () => [null],
+});
+
+// ---- public functions -----------------------------------------------------
+
+export const neg = (x: Tensor): Tensor => emit('neg', [x]);
+export const exp = (x: Tensor): Tensor => emit('exp', [x]);
+export const log = (x: Tensor): Tensor => emit('log', [x]);
+export const sqrt = (x: Tensor): Tensor => emit('sqrt', [x]);
+export const rsqrt = (x: Tensor): Tensor => emit('rsqrt', [x]);
+export const tanh = (x: Tensor): Tensor => emit('tanh', [x]);
+export const sigmoid = (x: Tensor): Tensor => emit('sigmoid', [x]);
+export const relu = (x: Tensor): Tensor => emit('relu', [x]);
+export const sin = (x: Tensor): Tensor => emit('sin', [x]);
+export const cos = (x: Tensor): Tensor => emit('cos', [x]);
+export const erf = (x: Tensor): Tensor => emit('erf', [x]);
+export const pow = (x: Tensor, exponent: number): Tensor => emit('pow', [x], { exponent });
+export const square = (x: Tensor): Tensor => mul(x, x);
+
+export const add = (a: TensorLike, b: TensorLike): Tensor => emit('add', pair(a, b));
+export const sub = (a: TensorLike, b: TensorLike): Tensor => emit('sub', pair(a, b));
+export const mul = (a: TensorLike, b: TensorLike): Tensor => emit('mul', pair(a, b));
+export const div = (a: TensorLike, b: TensorLike): Tensor => emit('div', pair(a, b));
+export const maximum = (a: TensorLike, b: TensorLike): Tensor => emit('maximum', pair(a, b));
+export const minimum = (a: TensorLike, b: TensorLike): Tensor => emit('minimum', pair(a, b));
+export const equal = (a: TensorLike, b: TensorLike): Tensor => emit('equal', pair(a, b));
+export const notEqual = (a: TensorLike, b: TensorLike): Tensor => emit('notEqual', pair(a, b));
+export const less = (a: TensorLike, b: TensorLike): Tensor => emit('less', pair(a, b));
+export const lessEqual = (a: TensorLike, b: TensorLike): Tensor => emit('lessEqual', pair(a, b));
+export const greater = (a: TensorLike, b: TensorLike): Tensor => emit('greater', pair(a, b));
+export const greaterEqual = (a: TensorLike, b: TensorLike): Tensor => emit('greaterEqual', pair(a, b));
+export const logicalAnd = (a: Tensor, b: Tensor): Tensor => emit('logicalAnd', [a, b]);
+export const logicalOr = (a: Tensor, b: Tensor): Tensor => emit('logicalOr', [a, b]);
+export const cast = (x: Tensor, dtype: DType): Tensor => (x.dtype === dtype ? x : emit('cast', [x], { dtype }));
+export const stopGradient = (x: Tensor): Tensor => emit('stopGradient', [x]);
+
+export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
+  const [ta, tb] = pair(a, b);
+  return emit('where', [cond, ta, tb]);
+}
+
+/** Broadcasts `x` to the shape of `like` when it is not already that shape. */
+export function broadcastLike(x: Tensor, like: Tensor): Tensor {
+  return shapesEqual(x.shape, like.shape) ? x : broadcastTo(x, like.shape);
+}
+
+// ---- float64 erf ----------------------------------------------------------
+
+/** erf to ~1e-15: Taylor series near 0, continued fraction for erfc in the tails. */
+export function erfScalar(x: number): number {
+  const ax = Math.abs(x);
+  if (ax < 2.5) {
+    let term = x;
+    let total = x;
+    const x2 = x * x;
+    for (let n = 1; n < 200; n++) {
+      term *= -x2 / n;
+      const add = term / (2 * n + 1);
+      total += add;
+      if (Math.abs(add) < 1e-17 * Math.abs(total)) break;
+    }
+    return (2 / Math.sqrt(Math.PI)) * total;
+  }
+  // erfc(x) = exp(-x^2)/sqrt(pi) * 1/(x + 1/2/(x + 1/(x + 3/2/(x + ...)))), evaluated bottom-up.
+  let f = ax;
+  for (let k = 60; k >= 1; k--) f = ax + k / 2 / f;
+  const erfc = Math.exp(-ax * ax) / Math.sqrt(Math.PI) / f;
+  return x > 0 ? 1 - erfc : erfc - 1;
+}
