@@ -15,3 +15,5 @@ export { evaluate } from './reference/evaluate.js';
 export * from './backend/backend.js';
 export { createReferenceBackend } from './backend/reference-backend.js';
 export * as rng from './rng/counter-hash.js';
+export * as nn from './nn/index.js';
+export { Module, Linear, Embedding, LayerNorm, RMSNorm, type ParamSpec, type LinearOptions } from './nn/index.js';
