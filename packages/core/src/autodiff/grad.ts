@@ -69,14 +69,17 @@ function backprop(graph: Graph, outputs: readonly Tensor[], cotangents: readonly
     const needs = node.inputs.map((i) => onPath(i) && graph.node(i).dtype === 'f32');
     if (!needs.some(Boolean)) continue;
     const output = graph.tensor(id);
-    const grads = graph.at(node.modulePath, [], () => {
+    // Backward nodes carry the segments of the node they differentiate: the remat pass groups them by it.
+    const grads = graph.at(node.modulePath, node.segments, () => {
       if (def.vjp) return def.vjp({ inputs, output, grad: g, attrs: node.attrs, needs });
       if (def.kind === 'composite') return compositeVjp(graph, node.op, inputs, node.attrs, g, needs);
       return inputs.map(() => null);
     });
-    grads.forEach((gi, k) => {
-      if (gi && needs[k]) accumulate(node.inputs[k], gi.dtype === 'f32' ? gi : cast(gi, 'f32'));
-    });
+    graph.at(node.modulePath, node.segments, () =>
+      grads.forEach((gi, k) => {
+        if (gi && needs[k]) accumulate(node.inputs[k], gi.dtype === 'f32' ? gi : cast(gi, 'f32'));
+      }),
+    );
   }
   return cot;
 }

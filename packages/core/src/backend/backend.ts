@@ -1,6 +1,9 @@
 import type { DType, HostData } from '../dtype.js';
 import type { Graph } from '../graph/graph.js';
 import type { Shape } from '../shape.js';
+import type { CheckpointReport } from '../checkpoint/apply.js';
+import type { CheckpointPolicy } from '../checkpoint/policy.js';
+import type { MemoryPlan } from '../memory/planner.js';
 
 /** A value crossing between the host and a backend. */
 export interface HostTensor {
@@ -19,6 +22,11 @@ export interface Signature {
    * without the value leaving the device where the backend can avoid it.
    */
   readonly updates?: Readonly<Record<string, string>>;
+  /**
+   * Which checkpoint segments recompute their internals before their backward
+   * (default 'none'). The backend applies the remat pass to a copy of the graph.
+   */
+  readonly checkpoint?: CheckpointPolicy;
 }
 
 export interface BackendCapabilities {
@@ -46,7 +54,13 @@ export interface CompileReport {
   readonly backend: string;
   readonly nodes: number;
   readonly compileMs: number;
-  /** Filled in by the memory planner (planned peak and its split). */
+  /** The memory planner's peak for the graph as compiled (after the checkpoint policy). */
+  readonly plannedPeakBytes?: number;
+  /** The memory planner's figures: planned peak, its split, FLOPs. */
+  readonly memory?: MemoryPlan;
+  /** What the checkpoint policy did: recomputed segments and ops, extra FLOPs, budget figures. */
+  readonly checkpoint?: CheckpointReport;
+  /** Backend-specific figures. */
   readonly [extra: string]: unknown;
 }
 

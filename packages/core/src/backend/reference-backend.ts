@@ -1,5 +1,6 @@
 import { DTYPES } from '../dtype.js';
 import { SignatureError } from '../errors.js';
+import { planCheckpointPolicy } from '../checkpoint/apply.js';
 import type { Graph } from '../graph/graph.js';
 import { listOps } from '../ops/registry.js';
 import { evaluate } from '../reference/evaluate.js';
@@ -31,7 +32,7 @@ export function createReferenceBackend(opts: { float64Results?: boolean } = {}):
       ops: new Set(listOps('primitive').map((d) => d.name)),
       fusedOps: new Set(listOps('composite').map((d) => d.name)),
       residentParameters: true,
-      float64: true,
+      float64,
     },
     async compile(graph: Graph, signature: Signature = {}): Promise<Executable> {
       const t0 = performance.now();
@@ -42,10 +43,21 @@ export function createReferenceBackend(opts: { float64Results?: boolean } = {}):
         if (!graph.params.has(p)) throw new SignatureError(`update target '${p}' is not a parameter of the graph`);
         if (!graph.outputs.has(o)) throw new SignatureError(`update source '${o}' is not an output of the graph`);
       }
+      // The remat pass runs on a copy; the planner's report comes with it.
+      const want = [...new Set([...outputs, ...Object.values(updates)])];
+      const planned = planCheckpointPolicy(graph, signature.checkpoint ?? 'none', want, { fusedOps: backend.capabilities.fusedOps });
+      const compiled = planned.graph;
       const params = new Map<string, NDArray>();
       const bytes = () => [...params.values()].reduce((s, a) => s + numel(a.shape) * 8, 0);
       const exe: Executable = {
-        report: { backend: 'reference', nodes: graph.size, compileMs: performance.now() - t0 },
+        report: {
+          backend: 'reference',
+          nodes: compiled.size,
+          compileMs: performance.now() - t0,
+          plannedPeakBytes: planned.memory.plannedPeakBytes,
+          memory: planned.memory,
+          checkpoint: planned.checkpoint,
+        },
         async setParameters(values) {
           for (const [name, t] of Object.entries(values)) {
             const info = graph.params.get(name);
@@ -69,8 +81,7 @@ export function createReferenceBackend(opts: { float64Results?: boolean } = {}):
           const all: Record<string, NDArray> = {};
           for (const [n, v] of params) all[n] = v;
           for (const [n, t] of Object.entries(feeds)) all[n] = toNd(t);
-          const want = [...new Set([...outputs, ...Object.values(updates)])];
-          const res = evaluate(graph, all, want);
+          const res = evaluate(compiled, all, want);
           for (const [p, o] of Object.entries(updates)) params.set(p, res.get(o)!);
           const out: Record<string, HostTensor> = {};
           for (const o of outputs) out[o] = toHost(res.get(o)!, float64);

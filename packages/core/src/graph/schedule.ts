@@ -14,6 +14,18 @@ export function schedule(graph: Graph, roots?: readonly string[]): string[] {
     for (const i of graph.node(id).inputs) if (wanted.has(i)) d++;
     indeg.set(id, d);
   }
+  // Order-only edges (see scheduleAfter) count like inputs when both ends are wanted.
+  const laterOf = new Map<string, string[]>();
+  for (const [id, befores] of orderConstraints.get(graph) ?? []) {
+    if (!wanted.has(id)) continue;
+    for (const b of befores) {
+      if (!wanted.has(b) || b === id) continue;
+      indeg.set(id, indeg.get(id)! + 1);
+      const later = laterOf.get(b);
+      if (later) later.push(id);
+      else laterOf.set(b, [id]);
+    }
+  }
   const ready = [...wanted].filter((id) => indeg.get(id) === 0).sort(byCreation);
   const order: string[] = [];
   // A small binary heap keyed by creation index keeps this O(n log n).
@@ -28,9 +40,41 @@ export function schedule(graph: Graph, roots?: readonly string[]): string[] {
       indeg.set(c, d);
       if (d === 0) heap.push(c);
     }
+    for (const c of laterOf.get(id) ?? []) {
+      const d = indeg.get(c)! - 1;
+      indeg.set(c, d);
+      if (d === 0) heap.push(c);
+    }
   }
   if (order.length !== wanted.size) throw new GraphCycleError(findCycle(graph, wanted));
   return order;
+}
+
+const orderConstraints = new WeakMap<Graph, Map<string, Set<string>>>();
+
+/**
+ * An order-only constraint: when both nodes are scheduled, `node` runs after
+ * `before`, though it does not read its value. The remat pass uses it to hold
+ * recomputed copies back until the backward pass reaches their segment.
+ */
+export function scheduleAfter(graph: Graph, node: string, before: string): void {
+  graph.node(node);
+  graph.node(before);
+  let m = orderConstraints.get(graph);
+  if (!m) orderConstraints.set(graph, (m = new Map()));
+  const s = m.get(node) ?? new Set<string>();
+  s.add(before);
+  m.set(node, s);
+}
+
+/** The order-only constraints of a graph: node id -> ids it must run after. */
+export function orderConstraintsOf(graph: Graph): ReadonlyMap<string, ReadonlySet<string>> {
+  return orderConstraints.get(graph) ?? new Map();
+}
+
+/** Removes every order-only constraint of a graph. */
+export function clearOrderConstraints(graph: Graph): void {
+  orderConstraints.delete(graph);
 }
 
 /** Every node that `roots` depend on, roots included. */

@@ -94,7 +94,8 @@ export abstract class Module {
     const old = parent.childMap.get(last);
     if (!old) throw new GraphError(`module '${parent.path || '<root>'}' has no child '${last}'`);
     parent.childMap.set(last, replacement);
-    replacement.setPath(old.path);
+    // Not old.path: a wrapper that adopted `old` as its child has already re-rooted it.
+    replacement.setPath(parent.join(last));
   }
 
   /** Marks every parameter below as trainable or frozen. */

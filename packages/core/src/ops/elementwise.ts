@@ -66,7 +66,8 @@ defineOp<{ exponent: number }>({
   kind: 'primitive',
   infer: floatOnly('pow'),
   reference: ([x], a) => mapBroadcast([x], x.dtype, (v) => Math.pow(v, a.exponent)),
-  vjp: ({ grad, inputs, attrs }) => [mul(grad, mul(pow(inputs[0], attrs.exponent - 1), attrs.exponent))],
+  // x^0 is constant: no gradient (the general rule would give 0·x^-1, NaN at x = 0).
+  vjp: ({ grad, inputs, attrs }) => [attrs.exponent === 0 ? null : mul(grad, mul(pow(inputs[0], attrs.exponent - 1), attrs.exponent))],
 });
 
 // ---- binary ---------------------------------------------------------------

@@ -12,3 +12,4 @@ export * from './composites/norms.js';
 export * from './composites/rope.js';
 export * from './composites/attention.js';
 export * from './composites/cross-entropy.js';
+export * from './quant.js';

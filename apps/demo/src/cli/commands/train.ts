@@ -1,0 +1,194 @@
+import { Trainer, type JsonValue, type StepMetrics, type EvalMetrics } from '@lowrank/core';
+import type { CheckpointingChoice } from '../checkpointing.js';
+import { checkpointingText, toCorePolicy } from '../checkpointing.js';
+import type { BackendName, VariantName } from '../command-options.js';
+import { CliOptionError } from '../errors.js';
+import { Progress, progressMode, type ProgressOutput } from '../progress.js';
+import { checkSameRun, findLatestCheckpoint, saveRunCheckpoint } from '../run-checkpoint.js';
+import { adaptModel } from '../runtime/adapters.js';
+import { createBackend } from '../runtime/backends.js';
+import { loadBaseModel } from '../runtime/base-model.js';
+import { heldOutBatches, prepareTrainData } from '../runtime/dataset.js';
+import { lmLossBuilder } from '../runtime/lm-graph.js';
+
+export interface TrainArgs {
+  model: string;
+  data: string;
+  validationData?: string;
+  validationFraction: number;
+  adapter?: string;
+  variant: VariantName;
+  r: number;
+  alpha: number;
+  dropout: number;
+  target?: string[];
+  optimizer: 'adamw' | 'sgd';
+  lr: number;
+  weightDecay: number;
+  schedule: 'constant' | 'linear' | 'cosine';
+  warmupSteps: number;
+  steps: number;
+  batchSize: number;
+  gradAccum: number;
+  maxGradNorm: number;
+  seqLen: number;
+  layout: 'padding' | 'packing';
+  backend: BackendName;
+  checkpointing: CheckpointingChoice;
+  seed: number;
+  out: string;
+  evalEvery: number;
+  saveEvery: number;
+  resume: boolean;
+  maxEvalBatches: number;
+  json: boolean;
+}
+
+export interface TrainSummary {
+  readonly steps: number;
+  readonly initialEvalLoss: number | null;
+  readonly finalEvalLoss: number;
+  readonly finalTrainLoss: number | null;
+  readonly losses: readonly number[];
+  readonly adapterDir: string;
+  readonly resumedFrom: string | null;
+  readonly seconds: number;
+}
+
+/** Settings that must match for a checkpoint to resume this run. */
+function runIdentity(a: TrainArgs): Record<string, JsonValue> {
+  return {
+    model: a.model,
+    data: a.data,
+    validationData: a.validationData ?? null,
+    validationFraction: a.validationFraction,
+    adapter: a.adapter ?? null,
+    variant: a.variant,
+    r: a.r,
+    alpha: a.alpha,
+    dropout: a.dropout,
+    target: a.target ?? null,
+    optimizer: a.optimizer,
+    lr: a.lr,
+    weightDecay: a.weightDecay,
+    schedule: a.schedule,
+    warmupSteps: a.warmupSteps,
+    steps: a.steps,
+    batchSize: a.batchSize,
+    gradAccum: a.gradAccum,
+    maxGradNorm: a.maxGradNorm,
+    seqLen: a.seqLen,
+    layout: a.layout,
+    seed: a.seed,
+    backend: a.backend,
+  };
+}
+
+/** `lowrank train`: fine-tunes adapters and writes a PEFT adapter directory to --out. */
+export async function runTrain(a: TrainArgs, out: ProgressOutput): Promise<TrainSummary> {
+  const base = await loadBaseModel(a.model);
+  const maxPos = base.model.cacheLayout().maxPositions;
+  if (a.seqLen > maxPos) throw new CliOptionError('seq-len', a.seqLen, `an integer <= ${maxPos} (the model's max_position_embeddings)`);
+  const adapted = await adaptModel(base, { variant: a.variant, r: a.r, alpha: a.alpha, dropout: a.dropout, targets: a.target, seed: a.seed }, a.adapter);
+  const data = await prepareTrainData({ ...a, validationData: a.validationData }, base.tokenizer);
+  const evalSet = heldOutBatches(data.validation, a.batchSize, a.maxEvalBatches);
+  const backend = await createBackend(a.backend);
+  const progress = new Progress(progressMode(a.json, out), out, a.steps);
+  const trainer = await Trainer.create({
+    backend,
+    build: lmLossBuilder(base.model, a.batchSize, a.seqLen, adapted.setTraining),
+    parameters: adapted.values,
+    optimizer: a.optimizer === 'adamw' ? { kind: 'adamw', lr: a.lr, weightDecay: a.weightDecay } : { kind: 'sgd', lr: a.lr, weightDecay: a.weightDecay },
+    schedule: { kind: a.schedule, warmupSteps: a.warmupSteps },
+    steps: a.steps,
+    accumulationSteps: a.gradAccum,
+    maxGradNorm: a.maxGradNorm,
+    seed: a.seed,
+    data: data.stream,
+    eval: { every: a.evalEvery > 0 ? a.evalEvery : a.steps, batches: () => evalSet },
+    hooks: adapted.hooks,
+    activeRanks: adapted.ranks,
+    checkpointing: toCorePolicy(a.checkpointing),
+  });
+  const losses: number[] = [];
+  let lastEval: EvalMetrics | undefined;
+  trainer.subscribe((m) => {
+    if (m.type === 'step') {
+      losses.push(m.loss);
+      progress.step(m as StepMetrics);
+    } else {
+      lastEval = m;
+      progress.eval(m);
+    }
+  });
+  const run = runIdentity(a);
+  const save = async (t: Trainer) =>
+    saveRunCheckpoint(a.out, await t.state(), { run, writeAdapter: async (dir) => adapted.saveAdapter(dir, await t.trainableValues()) });
+
+  let resumedFrom: string | null = null;
+  let initialEvalLoss: number | null = null;
+  const started = performance.now();
+  if (a.resume) {
+    const ck = await findLatestCheckpoint(a.out);
+    if (ck) {
+      checkSameRun(ck.run, run, ck.dir);
+      await trainer.restore(ck.state);
+      resumedFrom = ck.dir;
+      progress.note(`resumed from ${ck.dir} at step ${ck.state.step}`, { resumedFrom: ck.dir, step: ck.state.step });
+    } else progress.note(`--resume: no checkpoint in ${a.out}/checkpoints yet; starting from step 0`);
+  }
+  const plan = trainer.memoryPlan;
+  progress.note(
+    `training ${adapted.trainable.length} adapter tensors (${a.variant}, r=${adapted.config.r}) on ${base.source} with backend ${a.backend}; ${data.trainSequences} train / ${data.validation.length} held-out sequences; ` +
+      `checkpointing ${checkpointingText(a.checkpointing)}: planned peak ${(plan.plannedPeakBytes / 1e6).toFixed(2)} MB (activations ${(plan.atPeak.activations / 1e6).toFixed(2)} MB), ${trainer.checkpointReport.recomputedOps} ops recomputed`,
+    { plannedPeakBytes: plan.plannedPeakBytes, plannedActivationBytes: plan.atPeak.activations, recomputedOps: trainer.checkpointReport.recomputedOps },
+  );
+  if (!resumedFrom) initialEvalLoss = (await trainer.evaluate()).loss;
+
+  let stop = false;
+  const onSignal = () => {
+    stop = true;
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    await trainer.run({
+      afterStep: async (t) => {
+        if (a.saveEvery > 0 && t.step % a.saveEvery === 0 && t.step < a.steps) {
+          const dir = await save(t);
+          progress.note(`checkpoint saved: ${dir}`, { checkpoint: dir, step: t.step });
+        }
+        if (stop) {
+          const dir = await save(t);
+          progress.note(`interrupted: checkpoint saved to ${dir}; continue with --resume`, { checkpoint: dir, step: t.step });
+          throw new InterruptedError();
+        }
+      },
+    });
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  const finalEval = lastEval && lastEval.step === trainer.step ? lastEval : await trainer.evaluate();
+  await save(trainer);
+  await adapted.saveAdapter(a.out, await trainer.trainableValues());
+  trainer.dispose();
+  backend.dispose();
+  return {
+    steps: trainer.step,
+    initialEvalLoss,
+    finalEvalLoss: finalEval.loss,
+    finalTrainLoss: losses.at(-1) ?? null,
+    losses,
+    adapterDir: a.out,
+    resumedFrom,
+    seconds: (performance.now() - started) / 1000,
+  };
+}
+
+/** Training stopped by a signal after saving a checkpoint. */
+export class InterruptedError extends Error {
+  constructor() {
+    super('training interrupted; a checkpoint was saved');
+  }
+}

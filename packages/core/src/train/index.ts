@@ -1,0 +1,6 @@
+export * from './errors.js';
+export * from './types.js';
+export * from './schedule.js';
+export * from './optimizer.js';
+export * from './train-graph.js';
+export * from './trainer.js';

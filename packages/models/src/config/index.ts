@@ -1,0 +1,56 @@
+import { readFile } from 'node:fs/promises';
+import { ConfigError, UnsupportedArchitectureError } from '../errors.js';
+import type { RawConfig } from './fields.js';
+import { parseGPT2Config, type GPT2Config } from './gpt2-config.js';
+import { parseLlamaConfig, type LlamaConfig } from './llama-config.js';
+import { parseSeq2SeqConfig, type Seq2SeqConfig } from './seq2seq-config.js';
+
+export type { RawConfig } from './fields.js';
+export { parseLlamaConfig, type LlamaConfig } from './llama-config.js';
+export { parseGPT2Config, type GPT2Config } from './gpt2-config.js';
+export { parseSeq2SeqConfig, type Seq2SeqConfig } from './seq2seq-config.js';
+export { parseRopeScaling, ropeInvFreq, type RopeScaling } from './rope-scaling.js';
+
+/** Any config lowrank can build a model from. */
+export type ModelConfig = LlamaConfig | GPT2Config | Seq2SeqConfig;
+
+const PARSERS: Record<string, (raw: RawConfig, source: string) => ModelConfig> = {
+  LlamaForCausalLM: parseLlamaConfig,
+  GPT2LMHeadModel: parseGPT2Config,
+  LowrankSeq2SeqLM: parseSeq2SeqConfig,
+};
+const BY_MODEL_TYPE: Record<string, string> = { llama: 'LlamaForCausalLM', gpt2: 'GPT2LMHeadModel', 'lowrank-seq2seq': 'LowrankSeq2SeqLM' };
+
+export const SUPPORTED_ARCHITECTURES: readonly string[] = Object.keys(PARSERS);
+
+/**
+ * Validates a parsed config.json and fills transformers' defaults. The
+ * architecture comes from `architectures[0]`, else from `model_type`.
+ */
+export function parseConfig(raw: unknown, source = 'config.json'): ModelConfig {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError('<root>', 'must be a JSON object', source);
+  const r = raw as RawConfig;
+  let arch: string | undefined;
+  if (Array.isArray(r.architectures) && r.architectures.length > 0) {
+    if (r.architectures.length > 1) throw new ConfigError('architectures', `lists ${r.architectures.length} classes; give exactly one`, source);
+    arch = String(r.architectures[0]);
+  } else if (typeof r.model_type === 'string') {
+    arch = BY_MODEL_TYPE[r.model_type] ?? `model_type '${r.model_type}'`;
+  }
+  if (arch === undefined) throw new ConfigError('architectures', 'is missing, and so is model_type: cannot tell which model to build', source);
+  const parse = PARSERS[arch];
+  if (!parse) throw new UnsupportedArchitectureError(arch, SUPPORTED_ARCHITECTURES, source);
+  return parse(r, source);
+}
+
+/** Reads and parses `path` (a config.json). */
+export async function readConfig(path: string): Promise<ModelConfig> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readFile(path, 'utf8'));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new ConfigError('<file>', 'does not exist; a model directory needs a config.json', path);
+    throw new ConfigError('<root>', `is not valid JSON (${(e as Error).message})`, path);
+  }
+  return parseConfig(raw, path);
+}

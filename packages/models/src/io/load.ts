@@ -1,0 +1,49 @@
+import { join } from 'node:path';
+import { buildModel } from '../architectures/index.js';
+import { readConfig } from '../config/index.js';
+import { openCheckpoint, type Checkpoint, type F32Tensor } from '../safetensors/index.js';
+import type { LoadedModel } from './presets.js';
+import { checkWeights } from './weights-check.js';
+
+// Buffers transformers keeps in some checkpoints that are not parameters (masks, rope frequencies).
+const KNOWN_BUFFERS = [/\.attn\.bias$/, /\.attn\.masked_bias$/, /rotary_emb\.inv_freq$/];
+
+export interface LoadResult extends LoadedModel {
+  /** Checkpoint tensors the model does not use (other than known buffers and a tied lm_head). */
+  unused: string[];
+}
+
+/**
+ * The checkpoint key holding parameter `name`. GPT-2 checkpoints from the hub
+ * were saved from GPT2Model and lack the `transformer.` prefix.
+ */
+function resolveKey(ckpt: Checkpoint, name: string): string | undefined {
+  if (ckpt.has(name)) return name;
+  if (name.startsWith('transformer.') && ckpt.has(name.slice('transformer.'.length))) return name.slice('transformer.'.length);
+  return undefined;
+}
+
+/** Loads a Hugging Face model directory: config.json and model.safetensors (or its shards). */
+export async function loadModel(dir: string): Promise<LoadResult> {
+  const config = await readConfig(join(dir, 'config.json'));
+  const model = buildModel(config);
+  const ckpt = await openCheckpoint(dir);
+  try {
+    const keys = new Map<string, string>();
+    for (const name of model.namedParams().keys()) {
+      const k = resolveKey(ckpt, name);
+      if (k) keys.set(name, k);
+    }
+    checkWeights(dir, model, (name) => {
+      const k = keys.get(name);
+      return k ? ckpt.entry(k).shape : undefined;
+    });
+    const weights = new Map<string, F32Tensor>();
+    for (const [name, k] of keys) weights.set(name, await ckpt.read(k));
+    const used = new Set(keys.values());
+    const unused = ckpt.names().filter((n) => !used.has(n) && !KNOWN_BUFFERS.some((re) => re.test(n)) && n !== 'lm_head.weight');
+    return { config, model, weights, unused };
+  } finally {
+    await ckpt.close();
+  }
+}

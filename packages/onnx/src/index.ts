@@ -1,0 +1,13 @@
+export { createOrtBackend, type OrtBackend, type OrtBackendOptions } from './ort-backend.js';
+export { exportOnnx, type ExportOptions } from './export-onnx.js';
+export { lowerGraph, ONNX_OPSET, type LowerOptions, type LoweredGraph } from './lower/lower-graph.js';
+export { defineLowering, defineFusedLowering, fusedOps, loweredOps, type LowerContext, type LowerFn } from './lower/lowering-registry.js';
+export { OnnxBuilder } from './lower/onnx-builder.js';
+export { encodeModel } from './model/encode-model.js';
+export { inspectModel, type InspectedInitializer, type InspectedModel, type InspectedNode } from './model/inspect-model.js';
+export { writeOnnxModel, type WriteModelOptions, type WrittenModel } from './model/write-model.js';
+export type { OnnxModel, OnnxNode, OnnxTensor } from './model/onnx-types.js';
+export { sessionOptions, type SessionSettings } from './runtime/session-options.js';
+export { OrtExecutable } from './runtime/ort-executable.js';
+export { OrtSessionError, OrtRunError, ExecutionProviderUnavailableError } from './errors.js';
+export { graphHash } from './graph-hash.js';

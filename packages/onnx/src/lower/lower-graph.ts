@@ -1,0 +1,195 @@
+import { getOp, Graph, schedule, SignatureError, UnsupportedOpError, type DType, type HostTensor, type NodeData } from '@lowrank/core';
+import type { OnnxModel, OnnxValueInfo } from '../model/onnx-types.js';
+import { bytesOf, encodeValues, onnxDataType } from './dtypes.js';
+import { getFusedLowering, getLowering } from './lowering-registry.js';
+import { OnnxBuilder } from './onnx-builder.js';
+import { gateCondition, gateValue, inputsToGate, orderGates, wouldFoldLarge } from './recompute-order.js';
+import './lower-elementwise.js';
+import './lower-reduce-shape.js';
+import './lower-indexing.js';
+import './lower-random.js';
+import './lower-fused.js';
+import './lower-quant.js';
+
+/** Where lowerings look up the ONNX name of a core value. */
+interface NameLookup {
+  get(id: string): string | undefined;
+}
+
+/** True when host data already has the element layout of the dtype (no conversion needed). */
+function nativeData(data: HostTensor['data'], dtype: DType): boolean {
+  if (dtype === 'f32') return data instanceof Float32Array;
+  if (dtype === 'i32') return data instanceof Int32Array;
+  return data instanceof Uint8Array && (dtype === 'u8' || data.every((v) => v === 0 || v === 1));
+}
+
+/** ONNX opset of the default domain: 18 has the Bitwise ops the RNG needs and axes-as-input reductions. */
+export const ONNX_OPSET = 18;
+
+export interface LowerOptions {
+  /** Graph outputs to compute (default: all). */
+  readonly outputs?: readonly string[];
+  /** Parameter name -> output name whose value replaces it after a run (must be graph inputs). */
+  readonly updates?: Readonly<Record<string, string>>;
+  /** Parameters that become graph inputs; the rest become initializers from `paramValues`. Default: trainable ones. */
+  readonly inputParams?: (name: string) => boolean;
+  /** Values of the parameters that become initializers. */
+  readonly paramValues?: (name: string) => HostTensor | undefined;
+  /** Use fused ONNX kernels for composites: true (default), false, or only the listed ops. */
+  readonly fuse?: boolean | ReadonlySet<string>;
+  /** Backend name used in error messages. */
+  readonly backend?: string;
+  readonly graphName?: string;
+  /** Gate recomputed segments on the backward pass so ORT cannot run them early (default true). */
+  readonly orderRecompute?: boolean;
+}
+
+export interface LoweredGraph {
+  readonly model: OnnxModel;
+  /** Core input or parameter names the model takes, in order. */
+  readonly inputs: readonly string[];
+  /** Core output name -> ONNX output name. */
+  readonly outputs: ReadonlyMap<string, string>;
+  readonly initializerBytes: number;
+  /** ONNX nodes emitted for nodes the remat pass cloned (recomputeOf set). */
+  readonly recomputedOnnxNodes: number;
+  readonly coreNodes: number;
+}
+
+/**
+ * Lowers the part of a core graph that the requested outputs and updates need
+ * into one ONNX model: composites become fused kernels or their expansions,
+ * every primitive becomes a few ONNX nodes.
+ */
+export function lowerGraph(graph: Graph, opts: LowerOptions = {}): LoweredGraph {
+  const backend = opts.backend ?? 'onnx';
+  const outputs = opts.outputs ?? [...graph.outputs.keys()];
+  const updates = opts.updates ?? {};
+  const inputParams = opts.inputParams ?? ((n: string) => graph.params.get(n)?.trainable === true || n in updates);
+  const roots = [...new Set([...outputs, ...Object.values(updates)])].map((o) => graph.outputTensor(o).id);
+  const order = schedule(graph, roots);
+
+  const b = new OnnxBuilder();
+  const names = new Map<string, string>();
+  const inputs: OnnxValueInfo[] = [];
+  const inputNames: string[] = [];
+  let initializerBytes = 0;
+
+  for (const id of order) {
+    const node = graph.node(id);
+    if (node.op !== 'input' && node.op !== 'param') continue;
+    const name = String(node.attrs.name);
+    names.set(id, name);
+    if (node.op === 'param' && !inputParams(name)) {
+      const v = opts.paramValues?.(name);
+      if (!v) throw new SignatureError(`frozen parameter '${name}' has no value; call setParameters with it before running`);
+      const data = nativeData(v.data, node.dtype) ? bytesOf(v.data) : encodeValues(v.data, onnxDataType(node.dtype));
+      b.rawInitializer(name, onnxDataType(node.dtype), node.shape, data);
+      initializerBytes += data.length;
+    } else {
+      inputs.push({ name, dataType: onnxDataType(node.dtype), dims: node.shape });
+      inputNames.push(name);
+    }
+  }
+
+  const fuse = opts.fuse ?? true;
+  const canFuse = (op: string) => (typeof fuse === 'boolean' ? fuse : fuse.has(op));
+  const contrib = fuse !== false;
+  const lowerNode = (g: Graph, node: NodeData, localNames: NameLookup, recomputeOf: string | undefined, coreId: string): string => {
+    b.origin = { coreId, op: node.op, ...(recomputeOf ? { recomputeOf } : {}) };
+    const ins = node.inputs.map((i) => localNames.get(i)!);
+    const inputInfo = node.inputs.map((i) => g.node(i));
+    const def = getOp(node.op);
+    if (def.kind === 'composite') {
+      const fused = canFuse(node.op) ? getFusedLowering(node.op) : undefined;
+      if (fused) return fused({ b, node, inputs: ins, inputInfo, contrib });
+      return lowerExpansion(node, ins, inputInfo, recomputeOf, coreId);
+    }
+    const lower = getLowering(node.op);
+    if (!lower) throw new UnsupportedOpError(backend, node.op, `no ONNX lowering for this ${def.kind} op (dtype ${node.dtype})`);
+    return lower({ b, node, inputs: ins, inputInfo, contrib });
+  };
+
+  /** Lowers a composite through its expansion traced into a scratch graph. */
+  const lowerExpansion = (node: NodeData, ins: readonly string[], inputInfo: readonly NodeData[], recomputeOf: string | undefined, coreId: string): string => {
+    const scratch = new Graph();
+    const local = new Map<string, string>();
+    const ts = inputInfo.map((info, i) => {
+      const t = scratch.input(`in${i}`, info.shape, info.dtype);
+      local.set(t.id, ins[i]);
+      return t;
+    });
+    const out = getOp(node.op).expand!(ts, node.attrs);
+    for (const sid of schedule(scratch, [out.id])) {
+      if (local.has(sid)) continue;
+      local.set(sid, lowerNode(scratch, scratch.node(sid), local, recomputeOf, `${coreId}.${sid}`));
+    }
+    return local.get(out.id)!;
+  };
+
+  let recomputedOnnxNodes = 0;
+  const gates = opts.orderRecompute === false ? new Map<string, string[]>() : orderGates(graph, order);
+  // Large values computed from constants only are gated on the first runtime input, so ORT cannot fold them.
+  const anchor = order.find((id) => {
+    const n = graph.node(id);
+    return n.op === 'input' || (n.op === 'param' && inputParams(String(n.attrs.name)));
+  });
+  if (anchor) {
+    for (const id of order) if (!gates.has(id) && wouldFoldLarge(graph, id, inputParams)) gates.set(id, [anchor]);
+  }
+  const gated = new Map<string, string>();
+  const conditions = new Map<string, string>();
+  for (const id of order) {
+    if (names.has(id)) continue;
+    const node = graph.node(id);
+    const before = b.nodes.length;
+    const deps = gates.get(id);
+    let local: NameLookup = names;
+    if (deps) {
+      b.origin = { coreId: id, op: 'gate', ...(node.recomputeOf ? { recomputeOf: node.recomputeOf } : {}) };
+      const overrides = new Map<string, string>();
+      local = { get: (k) => overrides.get(k) ?? names.get(k) };
+      for (const i of inputsToGate(graph, id)) {
+        let value = names.get(i)!;
+        for (const dep of deps) {
+          const key = `${value}|${dep}`;
+          if (!conditions.has(dep)) conditions.set(dep, gateCondition(b, names.get(dep)!));
+          if (!gated.has(key)) gated.set(key, gateValue(b, value, conditions.get(dep)!, graph.node(i).shape.length));
+          value = gated.get(key)!;
+        }
+        overrides.set(i, value);
+      }
+    }
+    names.set(id, lowerNode(graph, node, local, node.recomputeOf, id));
+    if (node.recomputeOf) recomputedOnnxNodes += b.nodes.length - before;
+  }
+
+  // Output names must not reuse an input or initializer name (ONNX values are single-assignment).
+  const taken = new Set([...inputNames, ...b.initializers.map((t) => t.name)]);
+  const outputMap = new Map<string, string>();
+  const outputInfos: OnnxValueInfo[] = [];
+  b.origin = { coreId: 'outputs', op: 'output' };
+  for (const o of [...new Set([...outputs, ...Object.values(updates)])]) {
+    const node = graph.outputTensor(o);
+    const onnxName = taken.has(o) ? `${o}:out` : o;
+    b.op('Identity', [names.get(node.id)!], {}, { output: onnxName });
+    outputMap.set(o, onnxName);
+    outputInfos.push({ name: onnxName, dataType: onnxDataType(node.dtype), dims: node.shape });
+  }
+
+  const opsets: Record<string, number> = { '': ONNX_OPSET };
+  for (const d of b.domains) opsets[d] = 1;
+  return {
+    model: {
+      graph: { name: opts.graphName ?? 'lowrank', nodes: b.nodes, initializers: b.initializers, inputs, outputs: outputInfos },
+      opsets,
+      irVersion: 8,
+      producer: 'lowrank',
+    },
+    inputs: inputNames,
+    outputs: outputMap,
+    initializerBytes,
+    recomputedOnnxNodes,
+    coreNodes: order.length,
+  };
+}

@@ -1,0 +1,56 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { grad, Graph, ops, type HostTensor } from '@lowrank/core';
+import { createOrtBackend } from '../ort-backend.js';
+import { inspectModel, type InspectedModel } from '../model/inspect-model.js';
+
+/*
+ * ORT's constant folding turns any subexpression of initializers into a new
+ * initializer held for the session's lifetime. On frozen weights that would be
+ * a transposed second copy (x·Wᵀ forward, dY·W backward) or, for 4-bit weights,
+ * a full float32 dequantized copy. These tests read the ORT-optimized model.
+ */
+const dir = mkdtempSync(join(tmpdir(), 'lowrank-fold-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const f32 = (shape: number[], v: number): HostTensor => ({ shape, dtype: 'f32', data: new Float32Array(shape.reduce((p, d) => p * d, 1)).fill(v) });
+const bigFloatInitializers = (m: InspectedModel, limit: number) =>
+  m.initializerInfo.filter((t) => t.dataType === 1 && t.dims.reduce((p, d) => p * d, 1) >= limit).map((t) => t.name);
+
+async function optimized(g: Graph, values: Record<string, HostTensor>, name: string): Promise<InspectedModel> {
+  const path = join(dir, `${name}.onnx`);
+  const backend = createOrtBackend({ name: 'cpu', executionProviders: ['cpu'], threads: 1, optimizedModelFilePath: path });
+  const exe = await backend.compile(g);
+  await exe.setParameters(values);
+  await exe.run({});
+  backend.dispose();
+  return inspectModel(readFileSync(path));
+}
+
+describe('frozen weights are not duplicated or expanded by ORT constant folding', () => {
+  it('x·Wᵀ forward with dY·W backward keeps W as the only copy', async () => {
+    const g = new Graph();
+    const x = g.param('x', [4, 256], { trainable: true });
+    const w = g.param('w', [384, 256]);
+    const loss = ops.sum(ops.tanh(ops.matmul(x, w, { transB: true })));
+    g.output('loss', loss);
+    g.output('gx', grad(loss, [x])[0]);
+    const m = await optimized(g, { x: f32([4, 256], 0.01), w: f32([384, 256], 0.02) }, 'transpose');
+    expect(bigFloatInitializers(m, 256 * 384)).toEqual(['w']);
+  });
+
+  it('the backward of a 4-bit matmul dequantizes at run time instead of storing a float32 weight', async () => {
+    const g = new Graph();
+    const x = g.param('x', [2, 256], { trainable: true });
+    const codes = g.param('codes', [(512 * 256) / 2], { dtype: 'u8' });
+    const absmax = g.param('absmax', [(512 * 256) / 64]);
+    const loss = ops.sum(ops.mul(ops.matmulNf4(x, codes, absmax, { shape: [512, 256] }), 0.5));
+    g.output('loss', loss);
+    g.output('gx', grad(loss, [x])[0]);
+    const values = { x: f32([2, 256], 0.1), codes: { shape: [65536], dtype: 'u8' as const, data: new Uint8Array(65536).fill(0x7f) }, absmax: f32([2048], 1) };
+    const m = await optimized(g, values, 'nf4');
+    expect(bigFloatInitializers(m, 512 * 256)).toEqual([]);
+  });
+});

@@ -1,0 +1,96 @@
+import { getOp, orderConstraintsOf, type Graph } from '@lowrank/core';
+import { OnnxDataType } from '../model/onnx-types.js';
+import type { OnnxBuilder } from './onnx-builder.js';
+
+/*
+ * ONNX has no control edges and ORT picks its own topological order, which
+ * may run a recomputed segment (or a VJP's re-expanded forward) right after
+ * the forward pass, keeping its activations alive across the whole backward
+ * and defeating checkpointing. So a node that must wait gets its inputs
+ * through gates that depend on the node it must follow: ORT cannot start it
+ * earlier. The order comes from core's order-only constraints (scheduleAfter,
+ * set by the remat pass); for graphs without them, each recomputed node reading
+ * a checkpointed value follows the backward node scheduled just before it.
+ */
+
+/** Node id -> ids of the nodes it must run after (all within `order`). */
+export function orderGates(graph: Graph, order: readonly string[]): Map<string, string[]> {
+  const inOrder = new Set(order);
+  const gates = new Map<string, string[]>();
+  const explicit = orderConstraintsOf(graph);
+  if (explicit.size > 0) {
+    for (const [id, befores] of explicit) {
+      const deps = [...befores].filter((b) => inOrder.has(b) && b !== id);
+      if (inOrder.has(id) && deps.length > 0) gates.set(id, deps);
+    }
+    return gates;
+  }
+  // Without constraints (no remat pass ran): a recomputed node, or a backward node that reads no
+  // backward value (a VJP's re-expanded forward), follows the last cotangent-carrying backward
+  // node scheduled before it, which is where core's schedule puts it.
+  let lastCotangent: string | undefined;
+  for (const id of order) {
+    const n = graph.node(id);
+    const readsBackward = n.inputs.some((i) => graph.node(i).backward === true);
+    if (n.recomputeOf) {
+      if (lastCotangent && n.inputs.some((i) => !graph.node(i).recomputeOf)) gates.set(id, [lastCotangent]);
+    } else if (n.backward) {
+      if (!readsBackward && n.inputs.length > 0 && lastCotangent) gates.set(id, [lastCotangent]);
+      if (readsBackward) lastCotangent = id;
+    }
+  }
+  return gates;
+}
+
+const GATEABLE = new Set(['f32', 'i32', 'u8']);
+
+/**
+ * The inputs of a node to gate: the values computed by the graph if it reads
+ * any; otherwise (it reads only constants and parameters) all of them, so no
+ * part of its lowering is left for ORT to constant-fold ahead of time.
+ */
+export function inputsToGate(graph: Graph, id: string): string[] {
+  const n = graph.node(id);
+  const gateable = n.inputs.filter((i) => GATEABLE.has(graph.node(i).dtype));
+  const computed = gateable.filter((i) => !graph.node(i).recomputeOf && getOp(graph.node(i).op).kind !== 'source');
+  return [...new Set(computed.length > 0 ? computed : gateable)];
+}
+
+/** Elements above which a value computed from constants only is not left to ORT's constant folding. */
+export const FOLD_LIMIT_ELEMENTS = 1 << 16;
+
+/**
+ * True for a node that reads only constants and frozen parameters and makes a
+ * large value (a dequantized weight, a broadcast parameter): ORT would fold it
+ * into a new initializer held for the session's lifetime, which for QLoRA's
+ * backward means a full float32 copy of every 4-bit weight. Such nodes are
+ * gated on a runtime value so they run, transiently, when needed.
+ */
+export function wouldFoldLarge(graph: Graph, id: string, isRuntimeParam: (name: string) => boolean): boolean {
+  const n = graph.node(id);
+  if (n.inputs.length === 0 || getOp(n.op).kind === 'source') return false;
+  if (n.shape.reduce((p, d) => p * d, 1) < FOLD_LIMIT_ELEMENTS) return false;
+  return n.inputs.every((i) => {
+    const src = graph.node(i);
+    if (getOp(src.op).kind !== 'source' || src.op === 'input') return false;
+    return src.op !== 'param' || !isRuntimeParam(String(src.attrs.name));
+  });
+}
+
+/**
+ * `x`, but only once `dep` exists: Where(cond, x, x) with cond = bool(first
+ * element of dep), built once per dep (see `gateCondition`). The condition has
+ * shape [1], which broadcasts away unless x is a scalar; then it is reshaped to
+ * []. (Extra nodes shift ORT's topological order, which measurably changed peak
+ * memory, so gates stay as small as they can.)
+ */
+export function gateValue(b: OnnxBuilder, x: string, cond: string, xRank: number): string {
+  return b.op('Where', [xRank === 0 ? b.op('Reshape', [cond, b.int64s([])]) : cond, x, x]);
+}
+
+/** A [1] bool that exists only once `dep` does. */
+export function gateCondition(b: OnnxBuilder, dep: string): string {
+  const flat = b.op('Reshape', [dep, b.int64s([-1])]);
+  const first = b.op('Slice', [flat, b.int64s([0]), b.int64s([1])]);
+  return b.op('Cast', [first], { to: OnnxDataType.BOOL });
+}

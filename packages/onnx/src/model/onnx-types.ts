@@ -1,0 +1,63 @@
+/** The subset of ONNX's data model the lowering produces (field numbers live in encode-model.ts). */
+
+/** TensorProto.DataType values. */
+export const OnnxDataType = {
+  FLOAT: 1,
+  UINT8: 2,
+  INT8: 3,
+  INT32: 6,
+  INT64: 7,
+  BOOL: 9,
+  DOUBLE: 11,
+  UINT32: 12,
+  UINT64: 13,
+} as const;
+export type OnnxDataTypeCode = (typeof OnnxDataType)[keyof typeof OnnxDataType];
+
+/** A constant tensor: an initializer or a tensor-valued attribute. `data` is little-endian raw bytes. */
+export interface OnnxTensor {
+  readonly name: string;
+  readonly dataType: OnnxDataTypeCode;
+  readonly dims: readonly number[];
+  readonly data: Uint8Array;
+}
+
+export type OnnxAttributeValue =
+  | { readonly kind: 'int'; readonly value: number }
+  | { readonly kind: 'float'; readonly value: number }
+  | { readonly kind: 'string'; readonly value: string }
+  | { readonly kind: 'ints'; readonly value: readonly number[] }
+  | { readonly kind: 'floats'; readonly value: readonly number[] }
+  | { readonly kind: 'tensor'; readonly value: OnnxTensor };
+
+export interface OnnxNode {
+  readonly opType: string;
+  readonly domain: string;
+  readonly name: string;
+  readonly inputs: readonly string[];
+  readonly outputs: readonly string[];
+  readonly attributes: Readonly<Record<string, OnnxAttributeValue>>;
+  readonly docString?: string;
+}
+
+export interface OnnxValueInfo {
+  readonly name: string;
+  readonly dataType: OnnxDataTypeCode;
+  readonly dims: readonly number[];
+}
+
+export interface OnnxGraph {
+  readonly name: string;
+  readonly nodes: readonly OnnxNode[];
+  readonly initializers: readonly OnnxTensor[];
+  readonly inputs: readonly OnnxValueInfo[];
+  readonly outputs: readonly OnnxValueInfo[];
+}
+
+export interface OnnxModel {
+  readonly graph: OnnxGraph;
+  /** Opset per domain ('' is the default ONNX domain). */
+  readonly opsets: Readonly<Record<string, number>>;
+  readonly irVersion: number;
+  readonly producer: string;
+}

@@ -1,0 +1,56 @@
+import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { encodeModel, type ExternalPlacement } from './encode-model.js';
+import type { OnnxModel } from './onnx-types.js';
+
+/** Protobuf cannot hold a message past 2 GiB; stay clear of it. */
+export const DEFAULT_EXTERNAL_DATA_THRESHOLD = 1.8 * 1024 ** 3;
+
+export interface WriteModelOptions {
+  /** Initializer bytes above which weights go to an external data file (default 1.8 GiB). */
+  readonly externalDataThresholdBytes?: number;
+  /** External data file name, beside the model (default `<model>.data`). */
+  readonly externalDataFile?: string;
+}
+
+export interface WrittenModel {
+  readonly modelPath: string;
+  /** Absent when every initializer is inline. */
+  readonly externalDataPath?: string;
+  readonly bytes: number;
+}
+
+/**
+ * Writes a model as a .onnx file. Past the threshold, every initializer of
+ * 1 KiB or more moves to one external data file (ONNX external data, offsets
+ * 64-byte aligned) and the model keeps references to it.
+ */
+export function writeOnnxModel(model: OnnxModel, path: string, opts: WriteModelOptions = {}): WrittenModel {
+  const threshold = opts.externalDataThresholdBytes ?? DEFAULT_EXTERNAL_DATA_THRESHOLD;
+  const total = model.graph.initializers.reduce((s, t) => s + t.data.length, 0);
+  if (total <= threshold) {
+    const bytes = encodeModel(model);
+    writeFileSync(path, bytes);
+    return { modelPath: path, bytes: bytes.length };
+  }
+  const location = opts.externalDataFile ?? `${basename(path)}.data`;
+  const dataPath = join(dirname(path), location);
+  const placements = new Map<string, ExternalPlacement>();
+  const fd = openSync(dataPath, 'w');
+  let offset = 0;
+  try {
+    for (const t of model.graph.initializers) {
+      if (t.data.length < 1024) continue;
+      const aligned = Math.ceil(offset / 64) * 64;
+      if (aligned > offset) writeSync(fd, new Uint8Array(aligned - offset));
+      writeSync(fd, t.data);
+      placements.set(t.name, { location, offset: aligned, length: t.data.length });
+      offset = aligned + t.data.length;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  const bytes = encodeModel(model, placements);
+  writeFileSync(path, bytes);
+  return { modelPath: path, externalDataPath: dataPath, bytes: bytes.length + offset };
+}

@@ -1,0 +1,199 @@
+import { SignatureError, type CompileReport, type DType, type Executable, type Graph, type HostTensor, type Signature } from '@lowrank/core';
+import type { InferenceSession, Tensor } from 'onnxruntime-node';
+import { OrtRunError } from '../errors.js';
+import { dataHash } from '../graph-hash.js';
+import { lowerGraph, type LoweredGraph } from '../lower/lower-graph.js';
+import { createSession } from './create-session.js';
+import { checkShape, fromOrtTensor, toOrtTensor } from './host-tensors.js';
+import type { SessionCache } from './session-cache.js';
+import type { SessionSettings } from './session-options.js';
+
+export interface ExecutableContext {
+  readonly backend: string;
+  readonly cache: SessionCache;
+  readonly settings: SessionSettings;
+  readonly fuse: boolean | ReadonlySet<string>;
+  readonly externalDataThresholdBytes?: number;
+  readonly orderRecompute: boolean;
+  /** Called with the byte change of host-held parameter state. */
+  readonly track: (deltaBytes: number) => void;
+}
+
+const bytesOfHost = (t: HostTensor) => t.data.byteLength;
+
+/**
+ * A compiled graph on onnxruntime. Frozen parameters become initializers of
+ * the session (built on the first run, rebuilt if one is replaced); trainable
+ * parameters and updated state are kept host-side as ORT tensors, fed each run
+ * and replaced by their update outputs.
+ */
+export class OrtExecutable implements Executable {
+  readonly report: CompileReport;
+  private readonly frozen = new Map<string, HostTensor>();
+  private readonly state = new Map<string, Tensor>();
+  private session: { key: string; session: Promise<InferenceSession>; lowered: LoweredGraph } | undefined;
+  private readonly outputs: readonly string[];
+  private readonly updates: Readonly<Record<string, string>>;
+  private readonly inputParams: ReadonlySet<string>;
+  private disposed = false;
+
+  constructor(
+    private readonly graph: Graph,
+    private readonly structureKey: string,
+    signature: Signature,
+    private readonly ctx: ExecutableContext,
+    report: CompileReport,
+  ) {
+    this.outputs = signature.outputs ?? [...graph.outputs.keys()];
+    this.updates = signature.updates ?? {};
+    this.inputParams = new Set([...graph.params.values()].filter((p) => p.trainable || p.name in this.updates).map((p) => p.name));
+    this.report = report;
+  }
+
+  async setParameters(values: Readonly<Record<string, HostTensor>>): Promise<void> {
+    this.assertLive();
+    for (const [name, t] of Object.entries(values)) {
+      const info = this.graph.params.get(name);
+      if (!info) throw new SignatureError(`'${name}' is not a parameter of this graph; parameters: ${[...this.graph.params.keys()].join(', ')}`);
+      checkShape(t, info.shape, `parameter '${name}'`);
+      if (this.inputParams.has(name)) {
+        const prev = this.state.get(name);
+        const next = toOrtTensor(t, info.dtype, `parameter '${name}'`, true);
+        this.state.set(name, next);
+        this.ctx.track(bytesOfHost(t) - (prev ? prev.size * 4 : 0));
+      } else {
+        if (t.dtype !== info.dtype) throw new SignatureError(`parameter '${name}' expects dtype ${info.dtype}, got ${t.dtype}`);
+        const prev = this.frozen.get(name);
+        this.frozen.set(name, { shape: [...t.shape], dtype: t.dtype, data: t.data.slice() });
+        this.ctx.track(bytesOfHost(t) - (prev ? bytesOfHost(prev) : 0));
+        // New frozen values mean new initializers: the next run builds (or finds) another session.
+        this.dropSession();
+      }
+    }
+  }
+
+  async getParameters(names?: readonly string[]): Promise<Record<string, HostTensor>> {
+    this.assertLive();
+    const out: Record<string, HostTensor> = {};
+    for (const n of names ?? [...this.frozen.keys(), ...this.state.keys()]) {
+      const info = this.graph.params.get(n);
+      if (!info) throw new SignatureError(`'${n}' is not a parameter of this graph`);
+      const s = this.state.get(n);
+      const f = this.frozen.get(n);
+      if (s) out[n] = fromOrtTensor(s, info.dtype, true);
+      else if (f) out[n] = { shape: [...f.shape], dtype: f.dtype, data: f.data.slice() };
+      else throw new SignatureError(`parameter '${n}' has no value on this executable; call setParameters first`);
+    }
+    return out;
+  }
+
+  async run(feeds: Readonly<Record<string, HostTensor>>): Promise<Record<string, HostTensor>> {
+    this.assertLive();
+    // A fed frozen parameter replaces its initializer (a new or cached session), as feeds override residency.
+    const frozenFed = Object.keys(feeds).filter((n) => this.graph.params.has(n) && !this.inputParams.has(n));
+    if (frozenFed.length > 0) await this.setParameters(Object.fromEntries(frozenFed.map((n) => [n, feeds[n]])));
+    const { session, lowered } = this.ensureSession();
+    const ortFeeds: Record<string, Tensor> = {};
+    for (const name of lowered.inputs) {
+      const fed = feeds[name];
+      const info = this.graph.inputs.get(name) ?? this.graph.params.get(name)!;
+      if (fed) {
+        checkShape(fed, info.shape, `'${name}'`);
+        ortFeeds[name] = toOrtTensor(fed, info.dtype, `'${name}'`);
+        continue;
+      }
+      const held = this.state.get(name);
+      if (!held) {
+        const kind = this.graph.inputs.has(name) ? 'input' : 'parameter';
+        throw new SignatureError(`no value for ${kind} '${name}' (${info.dtype}[${info.shape.join(', ')}]); feed it${kind === 'parameter' ? ' or call setParameters' : ''}`);
+      }
+      ortFeeds[name] = held;
+    }
+    const fetches = [...lowered.outputs.values()];
+    let ready: InferenceSession;
+    try {
+      ready = await session;
+    } catch (e) {
+      this.session = undefined;
+      throw e;
+    }
+    let results: InferenceSession.ReturnType;
+    try {
+      results = await ready.run(ortFeeds, fetches);
+    } catch (e) {
+      throw new OrtRunError(this.ctx.backend, e instanceof Error ? e.message : String(e), `graph '${lowered.model.graph.name}'`);
+    }
+    for (const [param, output] of Object.entries(this.updates)) {
+      this.state.set(param, results[lowered.outputs.get(output)!]);
+    }
+    const out: Record<string, HostTensor> = {};
+    const resident = new Set(Object.values(this.updates));
+    for (const o of this.outputs) out[o] = fromOrtTensor(results[lowered.outputs.get(o)!], this.dtypeOf(o), resident.has(o));
+    return out;
+  }
+
+  /** Lowers the graph and creates (or finds) its session now instead of on the first run. */
+  async prepare(): Promise<void> {
+    this.assertLive();
+    const { session } = this.ensureSession();
+    try {
+      await session;
+    } catch (e) {
+      this.session = undefined;
+      throw e;
+    }
+  }
+
+  /** The ONNX model this executable runs (lowered with the current frozen values). */
+  lowered(): LoweredGraph {
+    return this.ensureSession().lowered;
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.dropSession();
+    let bytes = 0;
+    for (const f of this.frozen.values()) bytes += bytesOfHost(f);
+    for (const s of this.state.values()) bytes += s.size * 4;
+    this.ctx.track(-bytes);
+    this.frozen.clear();
+    this.state.clear();
+    this.disposed = true;
+  }
+
+  private dtypeOf(output: string): DType {
+    return this.graph.outputTensor(output).dtype;
+  }
+
+  private ensureSession(): { session: Promise<InferenceSession>; lowered: LoweredGraph } {
+    if (this.session) return this.session;
+    const lowered = lowerGraph(this.graph, {
+      outputs: this.outputs,
+      updates: this.updates,
+      inputParams: (n) => this.inputParams.has(n),
+      paramValues: (n) => this.frozen.get(n),
+      fuse: this.ctx.fuse,
+      backend: this.ctx.backend,
+      orderRecompute: this.ctx.orderRecompute,
+    });
+    const frozenKey = [...this.frozen.keys()]
+      .filter((n) => lowered.model.graph.initializers.some((t) => t.name === n))
+      .sort()
+      .map((n) => `${n}:${dataHash(this.frozen.get(n)!.data)}`)
+      .join(';');
+    const key = `${this.structureKey}|${frozenKey}`;
+    const session = this.ctx.cache.acquire(key, () => createSession(lowered, this.ctx.settings, this.ctx.backend, this.ctx.externalDataThresholdBytes));
+    this.session = { key, session, lowered };
+    return this.session;
+  }
+
+  private dropSession(): void {
+    if (!this.session) return;
+    this.ctx.cache.release(this.session.key);
+    this.session = undefined;
+  }
+
+  private assertLive(): void {
+    if (this.disposed) throw new SignatureError('this executable was disposed; compile the graph again');
+  }
+}
