@@ -19,5 +19,4 @@ export * from './tokenizers/index.js';
 export * from './data/index.js';
 export * from './generation/index.js';
 export * from './peft/index.js';
-export * from './peft/index.js';
 export { readGenerationDefaults, type GenerationDefaults } from './io/generation-config.js';

@@ -74,13 +74,14 @@ export abstract class Module {
 
   /** The module at a dotted path relative to this one. */
   getSubmodule(rel: string): Module {
-    let m: Module = this;
-    for (const part of rel.split('.').filter(Boolean)) {
-      const c = m.childMap.get(part);
-      if (!c) throw new GraphError(`module '${m.path || '<root>'}' has no child '${part}' (looking for '${rel}')`);
-      m = c;
-    }
-    return m;
+    return rel
+      .split('.')
+      .filter(Boolean)
+      .reduce<Module>((m, part) => {
+        const c = m.childMap.get(part);
+        if (!c) throw new GraphError(`module '${m.path || '<root>'}' has no child '${part}' (looking for '${rel}')`);
+        return c;
+      }, this);
   }
 
   /**
