@@ -100,7 +100,7 @@ function parent(): void {
     '',
     `Gates (packages/onnx/src/lower/recompute-order.ts) turn core's order-only constraints into data dependencies, so ORT cannot start a recomputed run, or a VJP's re-expanded forward (attention scores), before the backward pass reaches it; without constraints (\`none\`) the same rule follows core's schedule. \`sqrt-ungated\` lowers the \`sqrt\` graph without any gates: ORT's own topological order then runs recomputation early, step memory ${f(results[2].peakMiB - results[2].baselineMiB)} MiB instead of ${f(sqrt.peakMiB - sqrt.baselineMiB)} MiB.`,
     '',
-    `sqrt / none, step memory (peak - before): **${((100 * (sqrt.peakMiB - sqrt.baselineMiB)) / (none.peakMiB - none.baselineMiB)).toFixed(0)} %**; whole-process peak: ${((100 * sqrt.peakMiB) / none.peakMiB).toFixed(0)} %; step time: ${((100 * sqrt.stepMs) / none.stepMs).toFixed(0)} % (only meaningful on an otherwise idle machine).`,
+    `sqrt / none, step memory (peak - before): **${((100 * (sqrt.peakMiB - sqrt.baselineMiB)) / (none.peakMiB - none.baselineMiB)).toFixed(0)} %**; whole-process peak: ${((100 * sqrt.peakMiB) / none.peakMiB).toFixed(0)} %; step time: ${((100 * sqrt.stepMs) / none.stepMs).toFixed(0)} % (only meaningful on an otherwise idle machine). The same policy's step memory varies between processes ("all runs"): ORT's execution order and allocator are not fully under our control.`,
     '',
   ].join('\n');
   console.log(section);

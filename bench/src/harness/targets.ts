@@ -16,7 +16,14 @@ export function targetList(rows: readonly Row[], runs: readonly ParticipantRun[]
   const t: Target[] = [];
   const ratio = (a?: Row, b?: Row) => (a && b ? b.stepMs / a.stepMs : Number.NaN);
   const vsTorch = ratio(lora, torch);
-  t.push({ what: 'LoRA tokens/s, lowrank cpu vs PyTorch', goal: '≥ 1.25×', measured: `${fx(vsTorch)}×`, met: Number.isFinite(vsTorch) ? vsTorch >= 1.25 : undefined });
+  // The fastest samples are the least disturbed on a shared machine; shown beside the medians the status uses.
+  const vsTorchBest = lora && torch ? torch.bestMs / lora.bestMs : Number.NaN;
+  t.push({
+    what: 'LoRA tokens/s, lowrank cpu vs PyTorch',
+    goal: '≥ 1.25×',
+    measured: `${fx(vsTorch)}× (medians); ${fx(vsTorchBest)}× (best step vs best step)`,
+    met: Number.isFinite(vsTorch) ? vsTorch >= 1.25 : undefined,
+  });
   const vsWasm = ratio(lora, wasm);
   t.push({ what: 'LoRA tokens/s, lowrank cpu vs tfjs-backend-wasm', goal: '≥ 10×', measured: `${fx(vsWasm, 1)}×`, met: Number.isFinite(vsWasm) ? vsWasm >= 10 : undefined });
   t.push({ what: 'model FLOP utilisation (LoRA step)', goal: '≥ 50% of the MatMul ceiling', measured: lora ? pct(lora.mfu) : 'n/a', met: lora ? lora.mfu >= 0.5 : undefined });

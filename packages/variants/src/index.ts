@@ -36,3 +36,8 @@ export { mergeAdapters, unmergeAdapters, mergeAndUnload, type MergeResult } from
 export { addWeightedAdapter, type CombinationType, type WeightedAdapterOptions, type WeightedAdapterResult } from './merge/weighted.js';
 export { combineTasks, magnitudePruning, randomPruning, disjointMerge, weightedSum, type MajoritySignMethod, type TaskCombination, type CombineOptions } from './merge/merge-utils.js';
 export { deltaWeight, adapterFactors } from './merge/delta.js';
+export { type LoraPathOverride } from './lora/lora-layer.js';
+export * from './dylora/index.js';
+export * from './lora-drop/index.js';
+export * from './adalora/index.js';
+export * from './prune/index.js';

@@ -1,7 +1,7 @@
 import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LowrankError, type DType, type HostTensor, type JsonValue, type TrainerState } from '@lowrank/core';
-import { writeBytesAtomic } from '@lowrank/models';
+import { firstNonFinite, NonFiniteTensorError, writeBytesAtomic } from '@lowrank/models';
 
 /** A checkpoint directory that is missing, torn or written by a different run. */
 export class RunCheckpointError extends LowrankError {}
@@ -123,8 +123,14 @@ export interface SaveOptions {
  */
 export async function saveRunCheckpoint(outDir: string, state: TrainerState, opts: SaveOptions): Promise<string> {
   const root = join(outDir, 'checkpoints');
-  await mkdir(root, { recursive: true });
   const name = stepDirName(state.step);
+  // A diverged run must not replace the last good checkpoint (nor push it out with `keep`).
+  for (const [tensor, t] of Object.entries(state.tensors)) {
+    if (t.dtype !== 'f32') continue;
+    const bad = firstNonFinite(t.data);
+    if (bad >= 0) throw new NonFiniteTensorError(join(root, name, TENSOR_FILE), tensor, bad, t.data[bad]);
+  }
+  await mkdir(root, { recursive: true });
   const tmp = join(root, `.${name}.tmp-${process.pid}`);
   await rm(tmp, { recursive: true, force: true });
   await mkdir(tmp);
@@ -155,6 +161,11 @@ export async function saveRunCheckpoint(outDir: string, state: TrainerState, opt
 }
 
 async function prune(root: string, latest: string, keep: number): Promise<void> {
+  // Temporary directories of saves killed mid-way (another pid) are never read: sweep them.
+  for (const d of await readdir(root)) {
+    const m = /^\.step-\d+\.tmp-(\d+)$/.exec(d);
+    if (m && Number(m[1]) !== process.pid) await rm(join(root, d), { recursive: true, force: true });
+  }
   const dirs = (await readdir(root)).filter((d) => /^step-\d+$/.test(d)).sort();
   const old = dirs.filter((d) => d !== latest).slice(0, Math.max(0, dirs.length - keep));
   for (const d of old) await rm(join(root, d), { recursive: true, force: true });

@@ -3,7 +3,7 @@ import type { Signature } from '../backend/backend.js';
 import { GraphError } from '../errors.js';
 import type { Graph } from '../graph/graph.js';
 import type { Tensor } from '../graph/tensor.js';
-import { add, greater, minimum, mul, sqrt, where, div } from '../ops/elementwise.js';
+import { add, cast, equal, greater, logicalAnd, minimum, mul, sqrt, where, div } from '../ops/elementwise.js';
 import { sum } from '../ops/reduce.js';
 import type { Shape } from '../shape.js';
 import { TrainConfigError } from './errors.js';
@@ -15,6 +15,10 @@ export const GRAD_NORM_OUTPUT = 'grad_norm';
 export const MICRO_WEIGHT_INPUT = 'optim.weight';
 /** 1 on the micro-batch that completes a batch (the optimizer step), 0 before it. */
 export const APPLY_INPUT = 'optim.apply';
+/** 1 when the step's loss and gradient norm are finite (the update was applied), 0 when it was held back. */
+export const STEP_OK_OUTPUT = 'step_ok';
+/** Dynamic loss scale (only with `lossScaling`): gradients are taken of loss × scale, then divided by it. */
+export const LOSS_SCALE_INPUT = 'optim.loss_scale';
 
 export interface TrainGraphOptions {
   readonly optimizer: OptimizerConfig;
@@ -24,7 +28,12 @@ export interface TrainGraphOptions {
   readonly accumulationSteps?: number;
   /** Also output `grad:<name>`, the (accumulated, unclipped) gradient of each trainable parameter. */
   readonly exposeGradients?: boolean;
+  /** Differentiate loss × `optim.loss_scale` and unscale the gradients (dynamic loss scaling). */
+  readonly lossScaling?: boolean;
 }
+
+/** True where x is finite: x·0 is 0 for finite x and NaN for ±Inf and NaN. */
+const isFiniteTensor = (x: Tensor): Tensor => equal(mul(x, 0), 0);
 
 /** Resident state the training graph owns besides the model's parameters. */
 export interface StateInfo {
@@ -63,7 +72,8 @@ export function buildTrainGraph(graph: Graph, loss: Tensor, opts: TrainGraphOpti
   const maxNorm = opts.maxGradNorm ?? 0;
   if (!(maxNorm >= 0)) throw new TrainConfigError('maxGradNorm', maxNorm, 'a number >= 0 (0 turns clipping off)');
   graph.assertOwn(loss);
-  const grads = gradTrainable(loss);
+  const scale = opts.lossScaling ? graph.at('', [], () => graph.input(LOSS_SCALE_INPUT, [], 'f32')) : undefined;
+  const grads = gradTrainable(scale ? graph.at('', [], () => mul(loss, scale)) : loss);
   if (grads.size === 0) throw new GraphError('the graph has no trainable parameter; mark adapter parameters trainable before building a training step');
   graph.output(LOSS_OUTPUT, loss);
 
@@ -77,12 +87,13 @@ export function buildTrainGraph(graph: Graph, loss: Tensor, opts: TrainGraphOpti
   graph.at('', [], () => {
     let apply: Tensor | undefined;
     const total = new Map<string, Tensor>();
+    const unscaled = new Map([...grads].map(([n, g]) => [n, scale ? div(g, scale) : g] as const));
     if (k === 1) {
-      for (const [n, g] of grads) total.set(n, g);
+      for (const [n, g] of unscaled) total.set(n, g);
     } else {
       const weight = graph.input(MICRO_WEIGHT_INPUT, [], 'f32');
       apply = greater(graph.input(APPLY_INPUT, [], 'f32'), 0.5);
-      for (const [n, g] of grads) {
+      for (const [n, g] of unscaled) {
         const accName = `accum.${n}`;
         const acc = graph.param(accName, g.shape);
         const t = add(acc, mul(g, weight));
@@ -97,20 +108,24 @@ export function buildTrainGraph(graph: Graph, loss: Tensor, opts: TrainGraphOpti
     const norm = sqrt(squares.reduce((a, b) => add(a, b)));
     graph.output(GRAD_NORM_OUTPUT, norm);
     // PyTorch's rule: scale by max_norm / (norm + 1e-6) when that is below 1.
+    // A non-finite loss or gradient holds back the whole update (parameters and optimizer state keep their values).
+    const ok = logicalAnd(isFiniteTensor(loss), isFiniteTensor(norm));
+    graph.output(STEP_OK_OUTPUT, cast(ok, 'f32'));
+    const commit = apply ? logicalAnd(apply, ok) : ok;
     const coef = maxNorm > 0 ? minimum(div(maxNorm, add(norm, 1e-6)), 1) : undefined;
 
     for (const [n, t] of total) {
       const p = graph.paramTensor(n);
       const g = coef ? mul(t, coef) : t;
       const u = emitUpdate(graph, n, p, g, opts.optimizer);
-      setUpdate(n, apply ? where(apply, u.next, p) : u.next);
+      setUpdate(n, where(commit, u.next, p));
       for (const s of u.state) {
         state.push({ name: s.name, shape: s.value.shape, kind: 'optimizer' });
-        setUpdate(s.name, apply ? where(apply, s.next, s.value) : s.next);
+        setUpdate(s.name, where(commit, s.next, s.value));
       }
     }
   });
 
-  const outputs = [LOSS_OUTPUT, GRAD_NORM_OUTPUT, ...(opts.exposeGradients ? [...grads.keys()].map(gradName) : [])];
+  const outputs = [LOSS_OUTPUT, GRAD_NORM_OUTPUT, STEP_OK_OUTPUT, ...(opts.exposeGradients ? [...grads.keys()].map(gradName) : [])];
   return { graph, signature: { outputs, updates }, trainable: [...grads.keys()], state, accumulationSteps: k };
 }

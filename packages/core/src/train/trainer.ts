@@ -4,10 +4,10 @@ import type { Tensor } from '../graph/tensor.js';
 import { rematerialize, type CheckpointPolicy, type CheckpointReport } from '../checkpoint/index.js';
 import type { MemoryPlan } from '../memory/index.js';
 import { numel } from '../shape.js';
-import { TrainConfigError, TrainStateError } from './errors.js';
+import { NonFiniteStepError, TrainConfigError, TrainStateError } from './errors.js';
 import { optimizerScalars, type OptimizerConfig } from './optimizer.js';
 import { learningRateAt, validateSchedule, type LrSchedule } from './schedule.js';
-import { APPLY_INPUT, buildTrainGraph, GRAD_NORM_OUTPUT, LOSS_OUTPUT, MICRO_WEIGHT_INPUT, type TrainGraph } from './train-graph.js';
+import { APPLY_INPUT, buildTrainGraph, GRAD_NORM_OUTPUT, LOSS_OUTPUT, LOSS_SCALE_INPUT, MICRO_WEIGHT_INPUT, STEP_OK_OUTPUT, type TrainGraph } from './train-graph.js';
 import type { BatchStream, EvalMetrics, JsonValue, MetricsListener, StepHook, StepMetrics, TrainBatch, TrainerState, TrainMetrics } from './types.js';
 
 export interface ForwardGraph {
@@ -42,7 +42,32 @@ export interface TrainerOptions {
   readonly exposeGradients?: boolean;
   /** Ranks reported as `activeRanks` when no hook reports its own. */
   readonly activeRanks?: Readonly<Record<string, number>>;
+  /**
+   * What a step with a NaN/Inf loss or gradient does (checked in the graph; the update is never applied):
+   * 'skip' (default) reports it and goes on, 'stop' throws NonFiniteStepError, 'scale' trains with
+   * dynamic loss scaling (halve the scale on overflow, grow it after a run of good steps).
+   */
+  readonly onNonFinite?: NonFinitePolicy;
+  /** Dynamic loss scaling settings for `onNonFinite: 'scale'` (PyTorch GradScaler's defaults). */
+  readonly lossScale?: LossScaleOptions;
 }
+
+export type NonFinitePolicy = 'skip' | 'stop' | 'scale';
+export const NON_FINITE_POLICIES: readonly NonFinitePolicy[] = ['skip', 'stop', 'scale'];
+
+export interface LossScaleOptions {
+  /** Starting scale (default 65536). */
+  readonly init?: number;
+  /** Multiplier after `growthInterval` good steps in a row (default 2). */
+  readonly growthFactor?: number;
+  /** Multiplier after a non-finite step (default 0.5). */
+  readonly backoffFactor?: number;
+  /** Good steps before the scale grows (default 2000). */
+  readonly growthInterval?: number;
+}
+
+/** Hook-state key under which the loss scaler's state is saved with the trainer state. */
+export const LOSS_SCALE_STATE = 'trainer.lossScale';
 
 /** The planner's peak when the backend's compile report carries it. */
 export function plannedPeakOf(report: CompileReport): number | undefined {
@@ -66,6 +91,9 @@ export class Trainer {
   private evalInputs = new Set<string>();
   private readonly listeners = new Set<MetricsListener>();
   private readonly scalarData: (v: number) => HostTensor;
+  private skippedCount = 0;
+  private lossScaleValue: number;
+  private goodSteps = 0;
 
   private constructor(
     private readonly opts: TrainerOptions,
@@ -77,6 +105,11 @@ export class Trainer {
   ) {
     const f64 = opts.backend.capabilities.float64;
     this.scalarData = (v) => ({ shape: [], dtype: 'f32', data: f64 ? Float64Array.of(v) : Float32Array.of(v) });
+    this.lossScaleValue = opts.lossScale?.init ?? 65536;
+  }
+
+  private get scaling(): boolean {
+    return this.opts.onNonFinite === 'scale';
   }
 
   static async create(opts: TrainerOptions): Promise<Trainer> {
@@ -85,8 +118,10 @@ export class Trainer {
     if (opts.eval && !(Number.isInteger(opts.eval.every) && opts.eval.every >= 1)) {
       throw new TrainConfigError('eval.every', opts.eval.every, 'an integer >= 1');
     }
+    validateNonFinite(opts);
     const fwd = opts.build({ training: true });
     const tg = buildTrainGraph(fwd.graph, fwd.loss, {
+      lossScaling: opts.onNonFinite === 'scale',
       optimizer: opts.optimizer,
       maxGradNorm: opts.maxGradNorm,
       accumulationSteps: opts.accumulationSteps,
@@ -144,6 +179,7 @@ export class Trainer {
       const ctx = { step: this.stepCount, microStep: this.microCount, seed: this.seed };
       const feeds: Record<string, HostTensor> = { ...batches[i].feeds };
       for (const [n, v] of Object.entries(scalars)) feeds[n] = this.scalarData(v);
+      if (this.scaling) feeds[LOSS_SCALE_INPUT] = this.scalarData(this.lossScaleValue);
       if (k > 1) {
         feeds[MICRO_WEIGHT_INPUT] = this.scalarData(batches[i].tokens / tokens);
         feeds[APPLY_INPUT] = this.scalarData(i === k - 1 ? 1 : 0);
@@ -157,6 +193,14 @@ export class Trainer {
       this.microCount++;
     }
     const gradNorm = scalarOf(outputs[GRAD_NORM_OUTPUT]);
+    // The graph already held the update back when this is 0; the host check also catches a NaN on an earlier micro-batch.
+    const skipped = scalarOf(outputs[STEP_OK_OUTPUT]) !== 1 || !Number.isFinite(lossSum);
+    const usedScale = this.lossScaleValue;
+    if (skipped) {
+      this.skippedCount++;
+      if (this.opts.onNonFinite === 'stop') throw new NonFiniteStepError(this.stepCount + 1, lossSum, gradNorm);
+    }
+    if (this.scaling) this.updateLossScale(skipped);
     for (const h of this.opts.hooks ?? []) {
       await h.afterStep?.({ step: this.stepCount, microStep: this.microCount, seed: this.seed, loss: lossSum, gradNorm, outputs, executable: this.executable });
     }
@@ -176,9 +220,34 @@ export class Trainer {
       ...(planned !== undefined ? { plannedPeakBytes: planned } : {}),
       measuredPeakBytes: this.opts.backend.memoryStats().peakBytes,
       ...(ranks ? { activeRanks: ranks } : {}),
+      skipped,
+      skippedSteps: this.skippedCount,
+      ...(this.scaling ? { lossScale: usedScale } : {}),
     };
     this.emit(m);
     return m;
+  }
+
+  /** Steps whose update was held back for a non-finite loss or gradient. */
+  get skippedSteps(): number {
+    return this.skippedCount;
+  }
+
+  /** The current dynamic loss scale (1 unless `onNonFinite` is 'scale'). */
+  get lossScale(): number {
+    return this.scaling ? this.lossScaleValue : 1;
+  }
+
+  private updateLossScale(skipped: boolean): void {
+    const o = this.opts.lossScale ?? {};
+    if (skipped) {
+      this.lossScaleValue = Math.max(this.lossScaleValue * (o.backoffFactor ?? 0.5), Number.MIN_VALUE);
+      this.goodSteps = 0;
+    } else if (++this.goodSteps >= (o.growthInterval ?? 2000)) {
+      const grown = this.lossScaleValue * (o.growthFactor ?? 2);
+      if (Number.isFinite(grown) && grown < 3e38) this.lossScaleValue = grown;
+      this.goodSteps = 0;
+    }
   }
 
   private get seed(): number {
@@ -246,6 +315,7 @@ export class Trainer {
     const names = [...this.trainGraph.trainable, ...this.trainGraph.state.map((s) => s.name)];
     const hooks: Record<string, JsonValue> = {};
     for (const h of this.opts.hooks ?? []) if (h.state) hooks[h.name] = h.state();
+    if (this.scaling) hooks[LOSS_SCALE_STATE] = { scale: this.lossScaleValue, goodSteps: this.goodSteps, skipped: this.skippedCount };
     return {
       step: this.stepCount,
       microStep: this.microCount,
@@ -268,6 +338,12 @@ export class Trainer {
     await this.executable.setParameters(values);
     this.opts.data.seek(s.data);
     for (const h of this.opts.hooks ?? []) if (h.restore && s.hooks[h.name] !== undefined) h.restore(s.hooks[h.name]);
+    const scaler = s.hooks[LOSS_SCALE_STATE] as { scale?: unknown; goodSteps?: unknown; skipped?: unknown } | undefined;
+    if (this.scaling && scaler && typeof scaler.scale === 'number' && scaler.scale > 0) {
+      this.lossScaleValue = scaler.scale;
+      this.goodSteps = typeof scaler.goodSteps === 'number' ? scaler.goodSteps : 0;
+      this.skippedCount = typeof scaler.skipped === 'number' ? scaler.skipped : 0;
+    }
     this.stepCount = s.step;
     this.microCount = s.microStep;
   }
@@ -276,6 +352,18 @@ export class Trainer {
     this.executable.dispose();
     this.evalExe?.dispose();
     this.evalExe = undefined;
+  }
+}
+
+function validateNonFinite(opts: TrainerOptions): void {
+  const policy = opts.onNonFinite ?? 'skip';
+  if (!NON_FINITE_POLICIES.includes(policy)) throw new TrainConfigError('onNonFinite', policy, NON_FINITE_POLICIES.join(', '));
+  const ls = opts.lossScale ?? {};
+  if (ls.init !== undefined && !(Number.isFinite(ls.init) && ls.init > 0)) throw new TrainConfigError('lossScale.init', ls.init, 'a finite number > 0');
+  if (ls.growthFactor !== undefined && !(ls.growthFactor >= 1)) throw new TrainConfigError('lossScale.growthFactor', ls.growthFactor, 'a number >= 1');
+  if (ls.backoffFactor !== undefined && !(ls.backoffFactor > 0 && ls.backoffFactor < 1)) throw new TrainConfigError('lossScale.backoffFactor', ls.backoffFactor, 'a number in (0, 1)');
+  if (ls.growthInterval !== undefined && !(Number.isInteger(ls.growthInterval) && ls.growthInterval >= 1)) {
+    throw new TrainConfigError('lossScale.growthInterval', ls.growthInterval, 'an integer >= 1');
   }
 }
 

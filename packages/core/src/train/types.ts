@@ -74,6 +74,12 @@ export interface StepMetrics {
   /** The backend's measured peak since it started. */
   readonly measuredPeakBytes: number;
   readonly activeRanks?: Readonly<Record<string, number>>;
+  /** True when the loss or gradient was non-finite and the update was held back (`onNonFinite`). */
+  readonly skipped?: boolean;
+  /** Steps held back so far in this trainer. */
+  readonly skippedSteps?: number;
+  /** The dynamic loss scale used for this step (`onNonFinite: 'scale'` only). */
+  readonly lossScale?: number;
 }
 
 export interface EvalMetrics {

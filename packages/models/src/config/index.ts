@@ -40,7 +40,27 @@ export function parseConfig(raw: unknown, source = 'config.json'): ModelConfig {
   if (arch === undefined) throw new ConfigError('architectures', 'is missing, and so is model_type: cannot tell which model to build', source);
   const parse = PARSERS[arch];
   if (!parse) throw new UnsupportedArchitectureError(arch, SUPPORTED_ARCHITECTURES, source);
-  return parse(r, source);
+  return checkSizes(parse(r, source), source);
+}
+
+// Fields that become tensor dimensions or loop counts: a fractional, negative or absurd value
+// from a hostile file must fail here with a typed error, not later inside a backend.
+const SIZE_FIELDS = [
+  'vocab_size', 'hidden_size', 'intermediate_size', 'num_hidden_layers', 'num_attention_heads', 'num_key_value_heads', 'head_dim',
+  'max_position_embeddings', 'n_positions', 'n_embd', 'n_layer', 'n_head', 'n_inner', 'num_encoder_layers', 'num_decoder_layers',
+] as const;
+const MAX_DIMENSION = 2 ** 31 - 1;
+
+function checkSizes<C extends ModelConfig>(config: C, source: string): C {
+  const c = config as unknown as Record<string, unknown>;
+  for (const field of SIZE_FIELDS) {
+    const v = c[field];
+    if (v === undefined || v === null) continue;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > MAX_DIMENSION) {
+      throw new ConfigError(field, `must be an integer between 1 and ${MAX_DIMENSION}, got ${JSON.stringify(v)}`, source);
+    }
+  }
+  return config;
 }
 
 /** Reads and parses `path` (a config.json). */

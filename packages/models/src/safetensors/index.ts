@@ -10,7 +10,7 @@ export {
 export { MAX_HEADER_BYTES, type SafetensorsHeader, type TensorEntry } from './header.js';
 export type { F32Tensor, LoadedTensor } from './decode.js';
 export { openSafetensors, readSafetensors, type SafetensorsFile, type ReadOptions } from './reader.js';
-export { writeSafetensors, encodeTensor, SafetensorsWriteError, type WritableTensor, type WriteOptions, type FloatStorage } from './writer.js';
+export { writeSafetensors, encodeTensor, SafetensorsWriteError, NonFiniteTensorError, firstNonFinite, type WritableTensor, type WriteOptions, type FloatStorage } from './writer.js';
 export { writeFileAtomic, writeBytesAtomic } from './atomic.js';
 export {
   openCheckpoint,

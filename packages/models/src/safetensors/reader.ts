@@ -38,7 +38,9 @@ export interface SafetensorsFile {
 export async function openSafetensors(path: string): Promise<SafetensorsFile> {
   const fh = await open(path, 'r');
   try {
-    const fileSize = (await fh.stat()).size;
+    const info = await fh.stat();
+    if (!info.isFile()) throw new SafetensorsFormatError(path, null, 'is not a regular file');
+    const fileSize = info.size;
     const prefix = new Uint8Array(8);
     if (fileSize >= 8) await readExactly(fh, path, null, prefix, 0);
     const headerLen = parseHeaderLength(path, prefix, fileSize);

@@ -28,7 +28,12 @@ interface ShardIndex {
   weight_map: Record<string, string>;
 }
 
+/** An index maps names to file names; anything this large is not one (and is not read into memory). */
+const MAX_INDEX_BYTES = 64 * 1024 * 1024;
+
 async function readIndex(path: string): Promise<ShardIndex> {
+  const size = (await fileSizeOrNull(path)) ?? 0;
+  if (size > MAX_INDEX_BYTES) throw new SafetensorsFormatError(path, null, `index is ${size} bytes, above the ${MAX_INDEX_BYTES}-byte limit for an index file`);
   let raw: unknown;
   try {
     raw = JSON.parse(await readFile(path, 'utf8'));
@@ -58,7 +63,7 @@ export async function openCheckpoint(dir: string): Promise<Checkpoint> {
       const byShard = new Map<string, string[]>();
       for (const [tensor, shard] of Object.entries(index.weight_map)) byShard.set(shard, [...(byShard.get(shard) ?? []), tensor]);
       for (const [shard, tensors] of byShard) {
-        if (shard.includes('/') || shard.includes('\\')) throw new SafetensorsFormatError(indexPath, tensors[0], `shard name '${shard}' must be a plain file name`);
+        if (shard.includes('/') || shard.includes('\\') || shard === '' || shard === '.' || shard === '..') throw new SafetensorsFormatError(indexPath, tensors[0], `shard name '${shard}' must be a plain file name`);
         if ((await fileSizeOrNull(join(dir, shard))) === null) throw new MissingShardError(indexPath, shard, tensors);
       }
       for (const [shard, tensors] of byShard) {

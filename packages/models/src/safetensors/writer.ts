@@ -17,6 +17,8 @@ export interface WriteOptions {
   metadata?: Readonly<Record<string, string>>;
   /** Storage of float tensors: one for all, or chosen per tensor name. Default f32. */
   dtype?: FloatStorage | ((name: string) => FloatStorage);
+  /** Write NaN/±Inf float values instead of refusing them (never for weights; default false). */
+  allowNonFinite?: boolean;
 }
 
 /** A tensor whose data does not match its shape, or a dtype the writer cannot store. */
@@ -28,6 +30,24 @@ export class SafetensorsWriteError extends LowrankError {
   ) {
     super(`cannot write tensor '${tensor}' to '${file}': ${detail}`);
   }
+}
+
+/** A float tensor holding NaN or ±Inf: refused so a diverged run never overwrites good weights on disk. */
+export class NonFiniteTensorError extends SafetensorsWriteError {
+  constructor(
+    file: string,
+    tensor: string,
+    readonly index: number,
+    readonly value: number,
+  ) {
+    super(file, tensor, `element ${index} is ${value}; non-finite weights are never saved. Resume from the last good checkpoint and lower the learning rate or enable onNonFinite`);
+  }
+}
+
+/** Index of the first NaN/±Inf value, or -1. */
+export function firstNonFinite(data: ArrayLike<number>): number {
+  for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i])) return i;
+  return -1;
 }
 
 const STORAGE: Record<FloatStorage, SafetensorsDtype> = { f32: 'F32', f16: 'F16', bf16: 'BF16' };
@@ -94,6 +114,10 @@ export async function writeSafetensors(
     const numel = t.shape.reduce((p, d) => p * d, 1);
     if (numel !== t.data.length) {
       throw new SafetensorsWriteError(path, name, `shape [${t.shape.join(', ')}] has ${numel} elements but the data holds ${t.data.length}`);
+    }
+    if (t.dtype === 'f32' && !opts.allowNonFinite) {
+      const bad = firstNonFinite(t.data);
+      if (bad >= 0) throw new NonFiniteTensorError(path, name, bad, t.data[bad]);
     }
     const dtype = storedDtype(name, t, opts);
     const bytes = numel * DTYPE_BYTES[dtype];

@@ -34,7 +34,14 @@ export class HFTokenizer implements TextTokenizer {
   }
 
   encode(text: string, opts: { addSpecialTokens?: boolean } = {}): number[] {
-    return this.tok.encode(text, { add_special_tokens: opts.addSpecialTokens ?? true }).ids;
+    const ids = this.tok.encode(text, { add_special_tokens: opts.addSpecialTokens ?? true }).ids;
+    // A malformed tokenizer.json can make the library return holes (an unknown word with no usable unk_token).
+    for (const id of ids) {
+      if (!Number.isInteger(id) || id < 0) {
+        throw new TokenizerLoadError(`tokenizer produced token id ${String(id)} for ${JSON.stringify(text.slice(0, 40))}; its tokenizer.json is malformed (check model.unk_token and the vocabulary)`);
+      }
+    }
+    return ids;
   }
 
   decode(ids: readonly number[], opts: { skipSpecialTokens?: boolean } = {}): string {

@@ -14,6 +14,9 @@ export interface LayerAdapter {
   readonly useDora: boolean;
 }
 
+/** Computes an adapter's unscaled low-rank path from the (dropped-out) input. */
+export type LoraPathOverride = (x: Tensor, adapter: LayerAdapter, factors: () => { A: Tensor; B: Tensor }, layer: LoraLayer) => Tensor;
+
 /**
  * A linear layer (dense or 4-bit) with LoRA/DoRA adapters, in place of the
  * layer at the same path: the base parameters keep their Hugging Face names
@@ -30,6 +33,11 @@ export class LoraLayer extends Module {
   readonly mergeNorms = new Map<string, Float64Array>();
   /** Training graphs apply lora_dropout; evaluation graphs do not (PEFT's module.train()/eval()). */
   training = true;
+  /**
+   * Replaces the unscaled low-rank path B·A·x of non-DoRA adapters (DyLoRA's rank
+   * mask, rank dropout, LoRA-drop's shared adapter); `factors` declares A and B only when called.
+   */
+  pathOverride: LoraPathOverride | undefined;
 
   constructor(public baseSpec: BaseLayerSpec) {
     super();
@@ -114,10 +122,14 @@ export class LoraLayer extends Module {
     for (const name of this.activeNames) {
       if (this.merged.has(name)) continue;
       const a = this.adapterMap.get(name)!;
-      const A = p(adapterLocalName('lora_A', name));
-      const B = p(adapterLocalName('lora_B', name));
       const p0 = this.training ? a.dropout : 0;
       const xd = ops.dropout(x, p0);
+      const factors = () => ({ A: p(adapterLocalName('lora_A', name)), B: p(adapterLocalName('lora_B', name)) });
+      if (!a.useDora && this.pathOverride) {
+        result = ops.add(result, ops.mul(this.pathOverride(xd, a, factors, this), a.scaling));
+        continue;
+      }
+      const { A, B } = factors();
       if (!a.useDora) {
         result = ops.add(result, ops.mul(loraPath(xd, A, B), a.scaling));
         continue;

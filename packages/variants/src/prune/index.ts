@@ -1,0 +1,1 @@
+export { MagnitudeRankPruner, pruneLoraByMagnitude, type MagnitudePruneOptions } from './magnitude.js';
