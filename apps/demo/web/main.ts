@@ -5,9 +5,20 @@ import { Generator } from '@lowrank/models';
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import { makeTask } from '../src/tour/task.js';
-import { trainMethod, type MethodResult } from '../src/tour/train-method.js';
+import { cliAdapters, trainMethod, type AdapterFactory, type MethodResult } from '../src/tour/train-method.js';
+import { loraDropAdapters, selectLoraDropLayers } from '../src/tour/lora-drop-demo.js';
+import { adaLoraAdapters, dyLoraAdapters } from '../src/tour/variants-two.js';
 
-type Method = 'lora' | 'dora' | 'qlora';
+type Method = 'lora' | 'dora' | 'qlora' | 'dylora' | 'adalora' | 'lora-drop';
+
+/** The same adapter factories the terminal tour uses. */
+const ADAPTERS: Record<Exclude<Method, 'lora-drop'>, AdapterFactory> = {
+  lora: cliAdapters,
+  dora: cliAdapters,
+  qlora: cliAdapters,
+  dylora: dyLoraAdapters(() => undefined),
+  adalora: adaLoraAdapters(() => undefined),
+};
 
 /** What the page exposes for its browser test (and for the curious, in the console). */
 interface DemoState {
@@ -43,11 +54,12 @@ const chartSpec: TopLevelSpec = {
   width: 520,
   height: 260,
   title: 'training loss (live)',
+  padding: { left: 40, top: 5, right: 10, bottom: 5 },
   data: { name: 'losses' },
   mark: { type: 'line', point: true },
   encoding: {
-    x: { field: 'step', type: 'quantitative', title: 'step' },
-    y: { field: 'loss', type: 'quantitative', title: 'loss', scale: { zero: false } },
+    x: { field: 'step', type: 'quantitative', title: 'step', axis: { format: 'd', tickMinStep: 1 } },
+    y: { field: 'loss', type: 'quantitative', title: 'loss', scale: { zero: false }, axis: { format: '.2f' } },
   },
 };
 
@@ -75,12 +87,13 @@ async function train(): Promise<void> {
   $<HTMLButtonElement>('gen').disabled = true;
   state.losses = [];
   state.stepMs = [];
+  delete state.error;
   const started = performance.now();
   setStatus(`compiling ${s.method}, rank ${s.rank}, checkpointing ${s.policy}...`, 'training');
   const chart = await resetChart();
   const backend = await backendPromise;
   // The browser's step is smaller than the terminal's: SwiftShader and laptop GPUs alike stay responsive.
-  const task = makeTask({ trainRows: 160, heldOutRows: 16, seqLen: 24, seed: 1 });
+  const task = makeTask({ trainRows: 160, heldOutRows: 8, seqLen: 24, seed: 1 });
   const onStep = (m: StepMetrics, total: number) => {
     state.losses.push(m.loss);
     state.stepMs.push(m.stepMs);
@@ -94,7 +107,18 @@ async function train(): Promise<void> {
     $('current').textContent = mb(backend.memoryStats().currentBytes);
     setStatus(`step ${m.step}/${total}: loss ${m.loss.toFixed(4)} (${m.stepMs.toFixed(0)} ms/step)`, 'training');
   };
-  const result = await trainMethod(backend, task, { variant: s.method, rank: s.rank, steps: s.steps, lr: 0.01, batchSize: 4, checkpointing: s.policy, seed: 3 }, { onStep });
+  const run = { variant: s.method, rank: s.rank, steps: s.steps, lr: 0.01, batchSize: 4, checkpointing: s.policy, seed: 3 } as const;
+  let adapters: AdapterFactory;
+  if (s.method === 'lora-drop') {
+    // As in the terminal tour: a short LoRA warm-up measures which layers matter, the rest share one adapter.
+    const warmSteps = Math.max(2, Math.round(s.steps * 0.2));
+    setStatus(`LoRA-Drop: ${warmSteps} warm-up steps to score the layers...`, 'training');
+    const warm = await trainMethod(backend, task, { ...run, variant: 'lora', steps: warmSteps });
+    const selection = await selectLoraDropLayers(backend, warm, task, run.batchSize);
+    setStatus(`LoRA-Drop: ${selection.kept.length} layers keep their adapter, ${selection.dropped.length} share one`, 'training');
+    adapters = loraDropAdapters(selection.dropped);
+  } else adapters = ADAPTERS[s.method];
+  const result = await trainMethod(backend, task, run, { onStep }, adapters);
   await chart.runAsync();
   state.trainSeconds = (performance.now() - started) / 1000;
   state.heldOutBefore = result.heldOutBefore;
@@ -119,7 +143,7 @@ async function generate(): Promise<void> {
   const r = await gen.generate(prompt, { maxNewTokens: maxLength - prompt.length, seed: 0, ...(tok.eosId !== null ? { stopTokens: [tok.eosId] } : {}) });
   state.generated = tok.decode(r.tokens, { skipSpecialTokens: true });
   $('generated').textContent = state.generated;
-  setStatus('generated', 'done');
+  setStatus(`generated ${r.tokens.length} tokens (${r.stopReason})`, 'done');
 }
 
 function guard(f: () => Promise<void>): (e: Event) => void {

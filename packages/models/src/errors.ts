@@ -35,3 +35,13 @@ export class WeightMismatchError extends LowrankError {
     super(`checkpoint '${dir}' does not match its config.json: ${parts.join('; ')}. Check that config.json belongs to these weights.`);
   }
 }
+
+/** A sequence longer than the model has positions for (learned position embeddings or RoPE tables end there). */
+export class SequenceTooLongError extends LowrankError {
+  constructor(
+    readonly length: number,
+    readonly maxPositions: number,
+  ) {
+    super(`sequence length ${length} exceeds the model's ${maxPositions} positions (max_position_embeddings / n_positions); lower --seq-len (or max_length) to at most ${maxPositions}, or truncate the examples`);
+  }
+}

@@ -1,5 +1,6 @@
 import { Graph, GraphError, ops, type Tensor } from '@lowrank/core';
 import type { ForwardInputs, ForwardOutput, LanguageModel } from './architectures/index.js';
+import { SequenceTooLongError } from './errors.js';
 
 /** Traces `model`'s forward into `graph` from the given input tensors and returns the logits (and cache). */
 export function buildForward(model: LanguageModel, graph: Graph, inputs: ForwardInputs): ForwardOutput {
@@ -31,6 +32,8 @@ export interface TracedLM {
  * `labels` and output `loss` (causalLmLoss).
  */
 export function traceLanguageModel(model: LanguageModel, opts: { batch: number; seqLen: number; encoderLen?: number; withLoss?: boolean }): TracedLM {
+  const { maxPositions } = model.cacheLayout();
+  for (const len of [opts.seqLen, opts.encoderLen ?? 0]) if (len > maxPositions) throw new SequenceTooLongError(len, maxPositions);
   const graph = new Graph();
   const inputIds = graph.input('input_ids', [opts.batch, opts.seqLen], 'i32');
   const encoderIds = !model.isEncoderDecoder ? undefined : graph.input('encoder_ids', [opts.batch, opts.encoderLen ?? opts.seqLen], 'i32');

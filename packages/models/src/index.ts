@@ -20,3 +20,4 @@ export * from './data/index.js';
 export * from './generation/index.js';
 export * from './peft/index.js';
 export { readGenerationDefaults, type GenerationDefaults } from './io/generation-config.js';
+export * from './variants2/index.js';

@@ -18,7 +18,8 @@ export async function readConfigFile(path: string, knownKebab: readonly string[]
   let value: unknown;
   try {
     // YAML 1.2 is a superset of JSON, so one parser reads both.
-    value = parseYaml(text);
+    // Warnings (unknown tags, stringified keys) would go to the process log; the result is validated below anyway.
+    value = parseYaml(text, { logLevel: 'error' });
   } catch (e) {
     throw new CliConfigError(`config file ${path} is neither valid JSON nor YAML: ${(e as Error).message.split('\n')[0]}`);
   }

@@ -72,6 +72,30 @@ function encode(tensors: Readonly<Record<string, HostTensor>>): { entries: Recor
   return { entries, bytes: all };
 }
 
+const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+const STORED_BYTES: Record<StoredDtype, number> = { f64: 8, f32: 4, i32: 4, u8: 1 };
+
+/** The state file is input like any other: check its shape before trusting a field of it. */
+function checkStateFile(raw: unknown, dir: string): StateFile {
+  const bad = (what: string): never => {
+    throw new RunCheckpointError(`${dir}: ${STATE_FILE} ${what}; resume from an earlier checkpoint or start a new --out directory`);
+  };
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return bad('is not a JSON object');
+  const f = raw as Partial<StateFile>;
+  if (f.format !== FORMAT) bad(`has format ${JSON.stringify(f.format)}, expected ${FORMAT}`);
+  for (const k of ['step', 'microStep', 'seed', 'tensorBytes', 'checksum'] as const) if (!isCount(f[k])) bad(`field '${k}' is not a non-negative integer`);
+  if (typeof f.tensors !== 'object' || f.tensors === null || Array.isArray(f.tensors)) bad("has no 'tensors' object");
+  for (const k of ['hooks', 'run'] as const) if (typeof f[k] !== 'object' || f[k] === null || Array.isArray(f[k])) bad(`field '${k}' is not an object`);
+  for (const [name, e] of Object.entries(f.tensors as Record<string, Partial<TensorEntry>>)) {
+    const ok =
+      typeof e === 'object' && e !== null && typeof e.stored === 'string' && Object.hasOwn(STORED_BYTES, e.stored) &&
+      ['f32', 'i32', 'u8', 'bool'].includes(e.dtype as string) && Array.isArray(e.shape) && e.shape.every(isCount) &&
+      isCount(e.offset) && isCount(e.bytes) && e.bytes % STORED_BYTES[e.stored as StoredDtype] === 0;
+    if (!ok) bad(`entry for tensor '${name}' is malformed`);
+  }
+  return f as StateFile;
+}
+
 function decode(entries: Record<string, TensorEntry>, bytes: Uint8Array, dir: string): Record<string, HostTensor> {
   const out: Record<string, HostTensor> = {};
   for (const [name, e] of Object.entries(entries)) {
@@ -179,13 +203,13 @@ export interface LoadedCheckpoint {
 
 /** Reads and verifies one checkpoint directory. */
 export async function readRunCheckpoint(dir: string): Promise<LoadedCheckpoint> {
-  let file: StateFile;
+  let raw: unknown;
   try {
-    file = JSON.parse(await readFile(join(dir, STATE_FILE), 'utf8')) as StateFile;
+    raw = JSON.parse(await readFile(join(dir, STATE_FILE), 'utf8'));
   } catch (e) {
     throw new RunCheckpointError(`${dir}: cannot read ${STATE_FILE} (${(e as Error).message})`);
   }
-  if (file.format !== FORMAT) throw new RunCheckpointError(`${dir}: ${STATE_FILE} has format ${JSON.stringify(file.format)}, expected ${FORMAT}`);
+  const file = checkStateFile(raw, dir);
   const bytes = new Uint8Array(await readFile(join(dir, TENSOR_FILE)).catch((e: Error) => {
     throw new RunCheckpointError(`${dir}: cannot read ${TENSOR_FILE} (${e.message})`);
   }));

@@ -1,10 +1,11 @@
 import { spawn } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadAdapter } from '@lowrank/models';
 import { describe, expect, it } from 'vitest';
-import { findLatestCheckpoint } from './run-checkpoint.js';
+import { NonFiniteTensorError } from '@lowrank/models';
+import { findLatestCheckpoint, saveRunCheckpoint } from './run-checkpoint.js';
 import { MODULES, stateAt, tensorsAt } from './save-kill.child.js';
 import { tempDir } from './test-support.js';
 
@@ -89,5 +90,20 @@ describe('crash-safe saves: SIGKILL at random points during checkpoint and adapt
     console.log(`save-kill: ${KILL_POINTS} kill points, ${tornLeftovers} landed inside a checkpoint directory write`);
     // Some kills really landed inside a checkpoint save (they left a torn temporary directory).
     expect(tornLeftovers).toBeGreaterThanOrEqual(3);
+    rmSync(out, { recursive: true, force: true });
   }, 240_000);
+
+  it('a checkpoint with a NaN/Inf tensor is refused before anything is written; the last good one stays latest', async () => {
+    const out = tempDir('nonfinite-ckpt');
+    const noAdapter = { run: {}, writeAdapter: async () => undefined };
+    await saveRunCheckpoint(out, stateAt(1), noAdapter);
+    const bad = stateAt(2);
+    const name = `${MODULES[1]}.lora_B.weight`;
+    (bad.tensors[name].data as Float32Array)[5] = Number.POSITIVE_INFINITY;
+    const err = await saveRunCheckpoint(out, bad, noAdapter).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NonFiniteTensorError);
+    expect((err as Error).message).toContain(name);
+    expect((await findLatestCheckpoint(out))!.state.step).toBe(1);
+    expect(readdirSync(join(out, 'checkpoints')).sort()).toEqual(['latest', 'step-000001']);
+  });
 });

@@ -51,7 +51,7 @@ export function policyMemorySpec(points: readonly PolicyPoint[]): TopLevelSpec {
     data: { values },
     mark: 'bar',
     encoding: {
-      x: { field: 'policy', type: 'nominal', title: 'checkpoint policy' },
+      x: { field: 'policy', type: 'nominal', title: 'checkpoint policy', sort: null, axis: { labelAngle: 0 } },
       xOffset: { field: 'kind', type: 'nominal' },
       y: { field: 'MB', type: 'quantitative', title: 'MB' },
       color: { field: 'kind', type: 'nominal' },
@@ -68,7 +68,7 @@ export function policyStepTimeSpec(points: readonly PolicyPoint[]): TopLevelSpec
     data: { values: points.map((p) => ({ policy: p.policy, ms: p.stepMs })) },
     mark: 'bar',
     encoding: {
-      x: { field: 'policy', type: 'nominal', title: 'checkpoint policy' },
+      x: { field: 'policy', type: 'nominal', title: 'checkpoint policy', sort: null, axis: { labelAngle: 0 } },
       y: { field: 'ms', type: 'quantitative', title: 'ms per step' },
     },
   };
@@ -84,7 +84,7 @@ export function rankSweepSpec(points: readonly { rank: number; heldOut: number }
     data: { values: points.map((p) => ({ ...p })) },
     mark: { type: 'line', point: true },
     encoding: {
-      x: { field: 'rank', type: 'quantitative', title: 'rank at inference' },
+      x: { field: 'rank', type: 'ordinal', title: 'rank at inference', axis: { labelAngle: 0 } },
       y: { field: 'heldOut', type: 'quantitative', title: 'held-out loss', scale: { zero: false } },
     },
   };
@@ -94,10 +94,11 @@ export function rankSweepSpec(points: readonly { rank: number; heldOut: number }
 export function rankDistributionSpec(ranks: Readonly<Record<string, number>>): TopLevelSpec {
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: 'Per-layer rank after pruning',
+    title: 'Per-layer rank after AdaLoRA pruning',
     width: WIDTH,
     height: HEIGHT,
-    data: { values: Object.entries(ranks).map(([layer, rank]) => ({ layer, rank })) },
+    // "model.layers.0.self_attn.q_proj" -> "L0 q_proj": short enough to read under the bars.
+    data: { values: Object.entries(ranks).map(([layer, rank]) => ({ layer: layer.replace(/^(?:.*\.)?layers\.(\d+)\.(?:\w+)\./, 'L$1 '), rank })) },
     mark: 'bar',
     encoding: {
       x: { field: 'layer', type: 'nominal', sort: null, axis: { labelAngle: -60 } },

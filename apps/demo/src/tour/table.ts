@@ -31,3 +31,7 @@ export function formatTable(rows: readonly TourRow[]): string {
 export function methodsWithoutImprovement(rows: readonly TourRow[]): string[] {
   return rows.filter((r) => !(r.heldOutAfter < r.heldOutBefore)).map((r) => r.method);
 }
+
+/** What "measured peak" means on backend-cpu, printed under the table and in the report. */
+export const MEASURED_NOTE =
+  'measured peak: the most bytes the backend held (backend-cpu: resident parameters, optimizer state and step tensors; ONNX Runtime does not expose its activation arena, so activations show only in the planned peak)';

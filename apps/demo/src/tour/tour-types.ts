@@ -20,7 +20,17 @@ export interface TourResults {
   readonly rows: readonly TourRow[];
   readonly losses: Readonly<Record<string, readonly number[]>>;
   readonly policies: readonly { readonly policy: string; readonly plannedPeakMB: number; readonly measuredPeakMB: number; readonly stepMs: number }[];
-  /** Methods of Variants II not yet exported by @lowrank/variants. */
-  readonly pending: readonly string[];
+  /** DyLoRA: held-out loss of the one trained adapter evaluated at each rank. */
+  readonly rankSweep: readonly { readonly rank: number; readonly heldOut: number }[];
+  /** AdaLoRA: components each adapted layer kept after pruning. */
+  readonly prunedRanks: Readonly<Record<string, number>>;
+  /** LoRA-Drop: the layer selection after the warm-up. */
+  readonly loraDrop: {
+    readonly threshold: number;
+    readonly warmupSteps: number;
+    readonly kept: readonly string[];
+    readonly dropped: readonly string[];
+    readonly importance: Readonly<Record<string, number>>;
+  };
   readonly seconds: number;
 }

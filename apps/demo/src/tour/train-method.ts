@@ -1,8 +1,8 @@
 // One fine-tuning run of one method: the unit the terminal tour and the web page both drive.
-import { Trainer, type Backend, type CheckpointPolicy, type HostTensor, type StepMetrics } from '@lowrank/core';
+import { Trainer, type Backend, type CheckpointPolicy, type ForwardGraph, type HostTensor, type StepHook, type StepMetrics } from '@lowrank/core';
 import { evalBatches, ShuffledBatchStream } from '@lowrank/models';
 import type { VariantName } from '../cli/command-options.js';
-import { adaptModel, type AdaptedModel } from '../cli/runtime/adapters.js';
+import { adaptModel } from '../cli/runtime/adapters.js';
 import { loadBaseModel, type BaseModel } from '../cli/runtime/base-model.js';
 import { lmLossBuilder } from '../cli/runtime/lm-graph.js';
 import type { TaskData } from './task.js';
@@ -20,6 +20,26 @@ export interface MethodSettings {
   readonly seed: number;
 }
 
+/** The adapters a method inserted into the base model, and what training them needs. */
+export interface AdapterSetup {
+  /** Every parameter's initial value: frozen base weights and the adapters. */
+  readonly values: Readonly<Record<string, HostTensor>>;
+  readonly trainable: readonly string[];
+  readonly hooks: readonly StepHook[];
+  readonly ranks: Readonly<Record<string, number>>;
+  setTraining(training: boolean): void;
+  /** Adds method-specific terms to the training loss (AdaLoRA's orthogonality regularizer). */
+  extendLoss?(forward: ForwardGraph): ForwardGraph;
+  /** The method's hooks read gradients (AdaLoRA's importance scores). */
+  readonly exposeGradients?: boolean;
+}
+
+/** Inserts the adapters of a method into a freshly built base model. */
+export type AdapterFactory = (base: BaseModel, s: MethodSettings) => Promise<AdapterSetup>;
+
+/** LoRA, DoRA and QLoRA, exactly as `lowrank train` inserts them. */
+export const cliAdapters: AdapterFactory = (base, s) => adaptModel(base, { variant: s.variant, r: s.rank, alpha: 2 * s.rank, dropout: 0, targets: ALL_LINEAR, seed: s.seed });
+
 export interface MethodResult {
   readonly trainableParams: number;
   /** Bytes of the trained adapter tensors (float32, as saved). */
@@ -28,29 +48,36 @@ export interface MethodResult {
   readonly baseWeightBytes: number;
   readonly plannedPeakBytes: number;
   readonly measuredPeakBytes: number;
-  /** Mean step time after the first step (which includes compilation). */
+  /** Median step time after the first step (which includes compilation); the median resists a busy machine's stalls. */
   readonly stepMs: number;
   readonly heldOutBefore: number;
   readonly heldOutAfter: number;
   readonly losses: readonly number[];
   readonly trained: Readonly<Record<string, HostTensor>>;
   readonly base: BaseModel;
-  readonly adapted: AdaptedModel;
+  readonly adapted: AdapterSetup;
 }
 
 export interface MethodCallbacks {
   onStep?(m: StepMetrics, total: number): void;
+  /** Runs after training, before the trainer is disposed (DyLoRA evaluates several ranks here). */
+  afterTraining?(trainer: Trainer): Promise<void>;
 }
 
 /** Fine-tunes a fresh copy of the base model with one method and measures it. */
-export async function trainMethod(backend: Backend, task: TaskData, s: MethodSettings, cb: MethodCallbacks = {}): Promise<MethodResult> {
+export async function trainMethod(backend: Backend, task: TaskData, s: MethodSettings, cb: MethodCallbacks = {}, adapters: AdapterFactory = cliAdapters): Promise<MethodResult> {
   const base = await loadBaseModel(BASE_MODEL);
-  const adapted = await adaptModel(base, { variant: s.variant, r: s.rank, alpha: 2 * s.rank, dropout: 0, targets: ALL_LINEAR, seed: s.seed });
+  const adapted = await adapters(base, s);
+  const lmLoss = lmLossBuilder(base.model, s.batchSize, task.seqLen, (t) => adapted.setTraining(t));
   const heldOut = evalBatches(task.heldOut, s.batchSize);
   const trainer = await Trainer.create({
     backend,
-    build: lmLossBuilder(base.model, s.batchSize, task.seqLen, adapted.setTraining),
-    parameters: adapted.values,
+    build: ({ training }) => {
+      const forward = lmLoss({ training });
+      return training && adapted.extendLoss ? adapted.extendLoss(forward) : forward;
+    },
+    parameters: { ...adapted.values },
+    exposeGradients: adapted.exposeGradients ?? false,
     optimizer: { kind: 'adamw', lr: s.lr, weightDecay: 0 },
     schedule: { kind: 'constant', warmupSteps: 0 },
     steps: s.steps,
@@ -78,6 +105,7 @@ export async function trainMethod(backend: Backend, task: TaskData, s: MethodSet
       cb.onStep?.(m, s.steps);
     });
     await trainer.run();
+    await cb.afterTraining?.(trainer);
     const after = (await trainer.evaluate()).loss;
     const trained = await trainer.trainableValues();
     const trainable = new Set(adapted.trainable);
@@ -91,14 +119,14 @@ export async function trainMethod(backend: Backend, task: TaskData, s: MethodSet
         adapterBytes += 4 * n;
       } else baseWeightBytes += t.data.byteLength;
     }
-    const steady = stepMs.length > 1 ? stepMs.slice(1) : stepMs;
+    const steady = (stepMs.length > 1 ? stepMs.slice(1) : stepMs).sort((a, b) => a - b);
     return {
       trainableParams,
       adapterBytes,
       baseWeightBytes,
       plannedPeakBytes: plannedPeak,
       measuredPeakBytes: measuredPeak,
-      stepMs: steady.reduce((a, b) => a + b, 0) / Math.max(1, steady.length),
+      stepMs: steady.length ? steady[Math.floor(steady.length / 2)] : NaN,
       heldOutBefore: before,
       heldOutAfter: after,
       losses,

@@ -1,12 +1,14 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { buildModel } from '../architectures/index.js';
 import { presetConfig } from '../io/presets.js';
-import { fuzzDir, fuzzParams, fuzzTimeout, loadsOrTypedError } from '../reliability/fuzz-support.js';
+import { fuzzDir, removeFuzzDirs, fuzzParams, fuzzTimeout, loadsOrTypedError } from '../reliability/fuzz-support.js';
 import { parseConfig, readConfig } from './index.js';
 import { ConfigError } from '../errors.js';
+
+afterAll(removeFuzzDirs);
 
 const RUNS = 200;
 const TIMEOUT = fuzzTimeout(RUNS, 30_000);

@@ -1,11 +1,13 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
-import { fuzzDir, fuzzParams, fuzzTimeout, loadsOrTypedError } from '../reliability/fuzz-support.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { fuzzDir, removeFuzzDirs, fuzzParams, fuzzTimeout, loadsOrTypedError } from '../reliability/fuzz-support.js';
 import { DatasetError } from './errors.js';
 import { readDatasetFile } from './load.js';
 import { parseJsonl } from './rows.js';
+
+afterAll(removeFuzzDirs);
 
 const RUNS = 200;
 const TIMEOUT = fuzzTimeout(RUNS, 30_000);

@@ -1,9 +1,11 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
-import { applyMutations, fuzzDir, fuzzParams, fuzzTimeout, loadsOrTypedError, type Mutation } from '../reliability/fuzz-support.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { applyMutations, fuzzDir, removeFuzzDirs, fuzzParams, fuzzTimeout, loadsOrTypedError, type Mutation } from '../reliability/fuzz-support.js';
 import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, loadAdapter, saveAdapter } from './adapter-io.js';
+
+afterAll(removeFuzzDirs);
 
 const RUNS = 120;
 const TIMEOUT = fuzzTimeout(RUNS, 30_000);

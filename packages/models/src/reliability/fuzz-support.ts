@@ -1,5 +1,5 @@
 // Shared by the *.fuzz.test.ts suites: run counts, seeds and the "loads or fails with our error" check.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LowrankError } from '@lowrank/core';
@@ -19,9 +19,12 @@ export function fuzzSeed(): number {
   return Number.isInteger(env) ? env : 20261129;
 }
 
-/** fast-check parameters for one property: fixed seed, bounded runs, no shrinking past a time budget. */
-export function fuzzParams(ciDefault: number): { seed: number; numRuns: number; endOnFailure: boolean } {
-  return { seed: fuzzSeed(), numRuns: fuzzRuns(ciDefault), endOnFailure: true };
+/** A single case running longer than this counts as a hang and fails the property. */
+export const CASE_TIMEOUT_MS = 5_000;
+
+/** fast-check parameters for one property: fixed seed, bounded runs, a per-case time limit (no hang). */
+export function fuzzParams(ciDefault: number): { seed: number; numRuns: number; endOnFailure: boolean; timeout: number } {
+  return { seed: fuzzSeed(), numRuns: fuzzRuns(ciDefault), endOnFailure: true, timeout: CASE_TIMEOUT_MS };
 }
 
 /** Time a vitest case may take: grows with the long mode. */
@@ -49,8 +52,18 @@ export async function loadsOrTypedError<T>(fn: () => Promise<T> | T): Promise<{ 
   }
 }
 
+const created: string[] = [];
+
+/** A fresh temporary directory for one suite's cases; `removeFuzzDirs` deletes them all. */
 export function fuzzDir(prefix: string): string {
-  return mkdtempSync(join(tmpdir(), `lowrank-fuzz-${prefix}-`));
+  const dir = mkdtempSync(join(tmpdir(), `lowrank-fuzz-${prefix}-`));
+  created.push(dir);
+  return dir;
+}
+
+/** Call from afterAll: thousands of small case files would otherwise stay in the temp directory. */
+export function removeFuzzDirs(): void {
+  for (const d of created.splice(0)) rmSync(d, { recursive: true, force: true });
 }
 
 /** Byte-level damage to a valid file: flips, truncation, insertion and overwrite with a chosen u64. */

@@ -1,13 +1,15 @@
 import { writeFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
-import { applyMutations, fuzzDir, fuzzParams, fuzzTimeout, loadsOrTypedError, type Mutation } from '../reliability/fuzz-support.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { applyMutations, fuzzDir, removeFuzzDirs, fuzzParams, fuzzTimeout, loadsOrTypedError, type Mutation } from '../reliability/fuzz-support.js';
 import { SafetensorsFormatError } from './errors.js';
 import { MAX_HEADER_BYTES } from './header.js';
 import { openSafetensors } from './reader.js';
 import { INDEX_FILE, openCheckpoint, writeCheckpoint } from './sharded.js';
 import { writeSafetensors } from './writer.js';
+
+afterAll(removeFuzzDirs);
 
 const RUNS = 150;
 const TIMEOUT = fuzzTimeout(RUNS, 30_000);

@@ -1,9 +1,11 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
-import { fuzzDir, fuzzParams, fuzzTimeout, loadsOrTypedError } from '../reliability/fuzz-support.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { fuzzDir, removeFuzzDirs, fuzzParams, fuzzTimeout, loadsOrTypedError } from '../reliability/fuzz-support.js';
 import { loadTokenizer } from './hf-tokenizer.js';
+
+afterAll(removeFuzzDirs);
 
 const RUNS = 120;
 const TIMEOUT = fuzzTimeout(RUNS, 30_000);

@@ -31,13 +31,32 @@ export interface AdaLoraAdapterConfig {
   [other: string]: unknown;
 }
 
+/** The AdaLoRA fields to save (a resolved AdaLoraConfig of @lowrank/variants fits). */
+export interface AdaLoraFields {
+  readonly init_r: number;
+  readonly target_r: number;
+  readonly tinit: number;
+  readonly tfinal: number;
+  readonly deltaT: number;
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly orth_reg_weight: number;
+  readonly total_step: number;
+  readonly lora_alpha: number;
+  readonly lora_dropout: number;
+  readonly target_modules: readonly string[] | string | null;
+  readonly rank_pattern: Readonly<Record<string, readonly boolean[]>> | null;
+  readonly task_type?: string | null;
+  readonly base_model_name_or_path?: string | null;
+}
+
 /**
  * Writes an AdaLoRA adapter as PEFT does: tensors under
  * `base_model.model.<module>.lora_A` [r_i, in], `lora_B` [out, r_i] and
  * `lora_E` [r_i, 1] (no `.weight` suffix: they are ParameterDict entries),
  * already cut to the kept triplets, with the rank_pattern in the config.
  */
-export async function saveAdaLoraAdapter(dir: string, config: Omit<AdaLoraAdapterConfig, 'peft_type' | 'inference_mode' | 'bias' | 'fan_in_fan_out' | 'task_type' | 'base_model_name_or_path'> & Partial<AdaLoraAdapterConfig>, tensors: Readonly<Record<string, HostTensor>>): Promise<{ keys: string[] }> {
+export async function saveAdaLoraAdapter(dir: string, config: AdaLoraFields, tensors: Readonly<Record<string, HostTensor>>): Promise<{ keys: string[] }> {
   const out = new Map<string, HostTensor>();
   for (const [name, t] of Object.entries(tensors)) {
     if (!/\.lora_[ABE]$/.test(name)) continue;
@@ -46,7 +65,27 @@ export async function saveAdaLoraAdapter(dir: string, config: Omit<AdaLoraAdapte
   if (out.size === 0) throw new AdapterFormatError(dir, "no AdaLoRA tensors to save (expected names ending in '.lora_A', '.lora_B', '.lora_E')");
   await mkdir(dir, { recursive: true });
   await writeSafetensors(join(dir, ADAPTER_WEIGHTS_FILE), out, { metadata: { format: 'pt' }, dtype: 'f32' });
-  const json: AdaLoraAdapterConfig = { task_type: 'CAUSAL_LM', base_model_name_or_path: null, ...config, peft_type: 'ADALORA', inference_mode: true, bias: 'none', fan_in_fan_out: false };
+  const json: AdaLoraAdapterConfig = {
+    peft_type: 'ADALORA',
+    task_type: config.task_type ?? 'CAUSAL_LM',
+    base_model_name_or_path: config.base_model_name_or_path ?? null,
+    inference_mode: true,
+    init_r: config.init_r,
+    target_r: config.target_r,
+    tinit: config.tinit,
+    tfinal: config.tfinal,
+    deltaT: config.deltaT,
+    beta1: config.beta1,
+    beta2: config.beta2,
+    orth_reg_weight: config.orth_reg_weight,
+    total_step: config.total_step,
+    lora_alpha: config.lora_alpha,
+    lora_dropout: config.lora_dropout,
+    target_modules: config.target_modules === null || typeof config.target_modules === 'string' ? config.target_modules : [...config.target_modules],
+    rank_pattern: config.rank_pattern ? Object.fromEntries(Object.entries(config.rank_pattern).map(([k, v]) => [k, [...v]])) : null,
+    bias: 'none',
+    fan_in_fan_out: false,
+  };
   await writeBytesAtomic(join(dir, ADAPTER_CONFIG_FILE), `${JSON.stringify(json, null, 2)}\n`);
   return { keys: [...out.keys()].sort() };
 }

@@ -68,7 +68,8 @@ export class AdaptiveRankScheduler {
       this.rank = Math.min(this.o.maxRank, from + this.o.stepSize);
       return this.logAndReset({ step, action: 'raise', from, to: this.rank, trend, reason: `validation loss improved only ${(-trend * 100).toFixed(2)}% < ${(this.o.plateau * 100).toFixed(2)}%` });
     }
-    return this.log({ step, action: 'hold', from, to: from, trend, reason: 'validation loss still improving at this rank' });
+    const reason = trend <= -this.o.plateau ? 'validation loss still improving at this rank' : `rank is at its bound (${from}) and the loss trend is ${(trend * 100).toFixed(2)}%`;
+    return this.log({ step, action: 'hold', from, to: from, trend, reason });
   }
 
   private log(d: RankDecision): RankDecision {

@@ -1,6 +1,6 @@
 import { ops, rng, type HostTensor, type Module, type Tensor } from '@lowrank/core';
 import { applyAdapters, loraLayers, type AppliedAdapter } from '../apply.js';
-import type { LoraConfig } from '../config.js';
+import { adapterHyperparams, type LoraConfig } from '../config.js';
 import { AdapterConfigError } from '../errors.js';
 import type { LayerAdapter, LoraLayer } from '../lora/lora-layer.js';
 import { sharedInput } from './graph-inputs.js';
@@ -20,6 +20,8 @@ export interface DyLora {
   readonly maxRank: number;
   /** Distinct ranks of the adapted layers (one pair of inputs each). */
   readonly ranks: readonly number[];
+  /** Rank r of each adapted layer, by path relative to the model. */
+  readonly layerRanks: Readonly<Record<string, number>>;
   /** Feeds that run every layer at rank b (clipped to each layer's r): data, never a recompile. */
   feedsForRank(b: number): Record<string, HostTensor>;
   /** The training step's rank: uniform over 1..upTo (default maxRank), from the core counter RNG. */
@@ -42,11 +44,13 @@ export function applyDyLora(model: Module, config: LoraConfig, opts: { mode?: Dy
   for (const layer of layers) layer.pathOverride = (x, a, factors, l) => dyLoraPath(x, a, factors(), l, mode);
   const ranks = [...new Set(layers.map((l) => l.adapters.get(applied.name)!.r))].sort((a, b) => a - b);
   const maxRank = ranks[ranks.length - 1];
+  const layerRanks = Object.fromEntries(applied.layers.map((p) => [p, adapterHyperparams(applied.config, p).r]));
   return {
     applied,
     mode,
     maxRank,
     ranks,
+    layerRanks,
     feedsForRank(b: number) {
       if (!(Number.isInteger(b) && b >= 1 && b <= maxRank)) throw new AdapterConfigError('rank', `DyLoRA rank must be an integer in 1..${maxRank}, got ${b}`);
       const out: Record<string, HostTensor> = {};

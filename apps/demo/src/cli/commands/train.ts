@@ -1,4 +1,4 @@
-import { Trainer, type JsonValue, type StepMetrics, type EvalMetrics } from '@lowrank/core';
+import { ops, Trainer, type EvalMetrics, type ForwardGraph, type Graph, type JsonValue, type StepMetrics, type Tensor } from '@lowrank/core';
 import type { CheckpointingChoice } from '../checkpointing.js';
 import { checkpointingText, toCorePolicy } from '../checkpointing.js';
 import type { BackendName, VariantName } from '../command-options.js';
@@ -84,20 +84,31 @@ function runIdentity(a: TrainArgs): Record<string, JsonValue> {
   };
 }
 
+/** Adds a variant's extra loss term (AdaLoRA's orthogonality regularizer) to the LM loss. */
+function withLossTerm(build: (mode: { training: boolean }) => ForwardGraph, term?: (graph: Graph) => Tensor | undefined): (mode: { training: boolean }) => ForwardGraph {
+  if (!term) return build;
+  return (mode) => {
+    const f = build(mode);
+    const extra = term(f.graph);
+    return extra ? { graph: f.graph, loss: f.graph.at('', [], () => ops.add(f.loss, extra)) } : f;
+  };
+}
+
 /** `lowrank train`: fine-tunes adapters and writes a PEFT adapter directory to --out. */
 export async function runTrain(a: TrainArgs, out: ProgressOutput): Promise<TrainSummary> {
   const base = await loadBaseModel(a.model);
   const maxPos = base.model.cacheLayout().maxPositions;
   if (a.seqLen > maxPos) throw new CliOptionError('seq-len', a.seqLen, `an integer <= ${maxPos} (the model's max_position_embeddings)`);
-  const adapted = await adaptModel(base, { variant: a.variant, r: a.r, alpha: a.alpha, dropout: a.dropout, targets: a.target, seed: a.seed }, a.adapter);
+  const adapted = await adaptModel(base, { variant: a.variant, r: a.r, alpha: a.alpha, dropout: a.dropout, targets: a.target, seed: a.seed, steps: a.steps }, a.adapter);
   const data = await prepareTrainData({ ...a, validationData: a.validationData }, base.tokenizer);
   const evalSet = heldOutBatches(data.validation, a.batchSize, a.maxEvalBatches);
   const backend = await createBackend(a.backend);
   const progress = new Progress(progressMode(a.json, out), out, a.steps);
   const trainer = await Trainer.create({
     backend,
-    build: lmLossBuilder(base.model, a.batchSize, a.seqLen, adapted.setTraining),
+    build: withLossTerm(lmLossBuilder(base.model, a.batchSize, a.seqLen, adapted.setTraining), adapted.lossTerm),
     parameters: adapted.values,
+    exposeGradients: adapted.exposeGradients,
     optimizer: a.optimizer === 'adamw' ? { kind: 'adamw', lr: a.lr, weightDecay: a.weightDecay } : { kind: 'sgd', lr: a.lr, weightDecay: a.weightDecay },
     schedule: { kind: a.schedule, warmupSteps: a.warmupSteps },
     steps: a.steps,

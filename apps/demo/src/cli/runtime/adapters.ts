@@ -1,5 +1,6 @@
-import type { HostTensor, StepHook } from '@lowrank/core';
-import { applyAdapters, initialAdapterState, loraLayers, quantizeModel, setAdapterTraining, type LoraConfig, type ResolvedLoraConfig } from '@lowrank/variants';
+import type { Graph, HostTensor, StepHook, Tensor } from '@lowrank/core';
+import { adaptAdaLora } from './adalora-adapter.js';
+import { applyAdapters, applyDyLora, applyRankDropout, dyLoraHook, initialAdapterState, loraLayers, quantizeModel, setAdapterTraining, type AppliedAdapter, type LoraConfig, type ResolvedLoraConfig } from '@lowrank/variants';
 import type { VariantName } from '../command-options.js';
 import type { BaseModel } from './base-model.js';
 import { UnsupportedAdapterError } from '../errors.js';
@@ -13,6 +14,8 @@ export interface AdapterSpec {
   /** Module names to adapt, or ['all-linear']; undefined: PEFT's default for the architecture. */
   readonly targets?: readonly string[];
   readonly seed: number;
+  /** Optimizer steps of the run (AdaLoRA schedules its rank budget over them). */
+  readonly steps?: number;
 }
 
 /** The base model with adapters inserted, and everything training and saving need. */
@@ -26,14 +29,16 @@ export interface AdaptedModel {
   readonly config: ResolvedLoraConfig;
   /** Bits per quantized base parameter (QLoRA), else undefined. */
   readonly bitsPerParameter?: number;
+  /** The trainer must expose `grad:<name>` outputs (AdaLoRA's sensitivity scores). */
+  readonly exposeGradients?: boolean;
+  /** A term added to the training loss (AdaLoRA's orthogonality regularizer), from the traced graph. */
+  readonly lossTerm?: (graph: Graph) => Tensor | undefined;
   /** Turns adapter dropout on (training) or off (evaluation, generation) for the next trace. */
   setTraining(training: boolean): void;
   /** Writes a PEFT adapter directory from trained values. */
   saveAdapter(dir: string, trained: Readonly<Record<string, HostTensor>>): Promise<void>;
 }
 
-/** Variants of issue 9, which act during training through hooks. */
-const LATER: readonly VariantName[] = ['dylora', 'lora-drop', 'adalora'];
 
 /**
  * Inserts the adapters of `spec` into the model with @lowrank/variants (or
@@ -42,8 +47,9 @@ const LATER: readonly VariantName[] = ['dylora', 'lora-drop', 'adalora'];
  * double quantization first, as QLoRA does.
  */
 export async function adaptModel(base: BaseModel, spec: AdapterSpec, from?: string): Promise<AdaptedModel> {
-  if (LATER.includes(spec.variant)) {
-    throw new UnsupportedAdapterError(`--variant ${spec.variant} is not available in this build yet; use lora, dora or qlora`);
+  if (spec.variant === 'adalora') {
+    if (from) throw new UnsupportedAdapterError('--variant adalora trains a new AdaLoRA adapter; continuing from --adapter is only supported for LoRA-format adapters');
+    return adaptAdaLora(base, spec);
   }
   const loaded = from ? await readPeftAdapter(from) : undefined;
   const config: LoraConfig = loaded
@@ -52,7 +58,8 @@ export async function adaptModel(base: BaseModel, spec: AdapterSpec, from?: stri
         r: spec.r,
         lora_alpha: spec.alpha,
         ...(spec.targets ? { target_modules: spec.targets.length === 1 && spec.targets[0] === 'all-linear' ? 'all-linear' : [...spec.targets] } : {}),
-        lora_dropout: spec.dropout,
+        // lora-drop: --dropout is the rank-dropout probability on the r components, not input dropout.
+        lora_dropout: spec.variant === 'lora-drop' ? 0 : spec.dropout,
         use_dora: spec.variant === 'dora',
       };
   let weights = new Map<string, HostTensor>([...base.weights].map(([n, t]) => [n, { shape: t.shape, dtype: 'f32', data: t.data }]));
@@ -62,7 +69,17 @@ export async function adaptModel(base: BaseModel, spec: AdapterSpec, from?: stri
     weights = q.weights;
     bitsPerParameter = q.report.bitsPerParameter;
   }
-  const applied = applyAdapters(base.model, config);
+  const hooks: StepHook[] = [];
+  let applied: AppliedAdapter;
+  if (spec.variant === 'dylora') {
+    // DyLoRA draws a rank 1..r per step (fed as data), evaluates and saves at full rank r.
+    const dy = applyDyLora(base.model, config);
+    hooks.push(dyLoraHook(dy));
+    applied = dy.applied;
+  } else {
+    applied = applyAdapters(base.model, config);
+    if (spec.variant === 'lora-drop') applyRankDropout(base.model, spec.dropout);
+  }
   const init = initialAdapterState(base.model, weights, { seed: spec.seed });
   const trainable = [...base.model.namedParams()].filter(([, p]) => p.trainable).map(([n]) => n);
   const values: Record<string, HostTensor> = Object.fromEntries(weights);
@@ -77,7 +94,7 @@ export async function adaptModel(base: BaseModel, spec: AdapterSpec, from?: stri
     values,
     trainable,
     ranks,
-    hooks: [],
+    hooks,
     config: applied.config,
     ...(bitsPerParameter !== undefined ? { bitsPerParameter } : {}),
     setTraining: (training) => setAdapterTraining(base.model, training),

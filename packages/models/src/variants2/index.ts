@@ -1,0 +1,1 @@
+export { saveAdaLoraAdapter, loadAdaLoraAdapter, type AdaLoraAdapterConfig, type AdaLoraFields } from './adalora-io.js';
