@@ -17,7 +17,7 @@ export class ProgressBar {
     const frac = Math.min(1, step / this.total);
     const width = 30;
     const filled = Math.round(frac * width);
-    const text = `${this.label.padEnd(22)} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${step}/${this.total} loss ${loss.toFixed(3)}`;
+    const text = `${this.label.padEnd(34)} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${step}/${this.total} loss ${loss.toFixed(3)}`;
     if (this.out.isTTY) {
       this.out.write(`\r\x1b[2K${text}`);
       if (step >= this.total) this.out.write('\n');
