@@ -1,10 +1,9 @@
 // Variants II in the tour: DyLoRA (one adapter, every rank), AdaLoRA (budgeted pruning of ranks).
-import { ops, type HostTensor, type StepHook } from '@lowrank/core';
+import { ops, type HostTensor } from '@lowrank/core';
 import {
   AdaLoraAllocator,
   applyAdaLora,
   applyDyLora,
-  dyLoraGradInput,
   dyLoraHook,
   initialAdaLoraState,
   initialAdapterState,
@@ -35,25 +34,7 @@ export function dyLoraAdapters(onHook: (hook: DyLoraHook) => void): AdapterFacto
     for (const [n, t] of initialAdapterState(base.model, base.weights, { seed: s.seed })) values[n] = t;
     const ranks: Record<string, number> = {};
     for (const [path, layer] of loraLayers(base.model)) ranks[path] = layer.adapters.get(dy.applied.name)?.r ?? 0;
-    return { values, trainable: trainableNames(base), hooks: [onlyGraphFeeds(hook, dy.ranks)], ranks, setTraining: (t) => setAdapterTraining(base.model, t) };
-  };
-}
-
-/**
- * The hook, minus the frozen-mode gradient mask in graphs that do not declare it
- * (full-mode training and every evaluation graph): backend-webgpu rejects a feed
- * the graph lacks, where ONNX Runtime ignores it.
- */
-function onlyGraphFeeds(hook: DyLoraHook, ranks: readonly number[]): StepHook {
-  const unused = new Set(ranks.map(dyLoraGradInput));
-  const strip = (f: Readonly<Record<string, HostTensor>> | undefined) => f && Object.fromEntries(Object.entries(f).filter(([n]) => !unused.has(n)));
-  return {
-    name: hook.name,
-    feeds: (ctx) => strip(hook.feeds?.(ctx)),
-    evalFeeds: () => strip(hook.evalFeeds?.()),
-    activeRanks: () => hook.activeRanks?.() ?? {},
-    state: () => hook.state?.() ?? null,
-    restore: (st) => hook.restore?.(st),
+    return { values, trainable: trainableNames(base), hooks: [hook], ranks, setTraining: (t) => setAdapterTraining(base.model, t) };
   };
 }
 

@@ -186,7 +186,7 @@ export class Trainer {
       }
       if (graphInputs.has('rng.seed')) feeds['rng.seed'] = i32Scalar(this.seed);
       if (graphInputs.has('rng.step')) feeds['rng.step'] = i32Scalar(this.microCount);
-      for (const h of this.opts.hooks ?? []) Object.assign(feeds, h.feeds?.(ctx) ?? {});
+      for (const h of this.opts.hooks ?? []) Object.assign(feeds, declaredOnly(h.feeds?.(ctx), graphInputs));
       outputs = await this.executable.run(feeds);
       const l = scalarOf(outputs[LOSS_OUTPUT]);
       lossSum += k > 1 ? (l * batches[i].tokens) / tokens : l;
@@ -277,7 +277,7 @@ export class Trainer {
       await this.evalExe.setParameters(pickParams(fwd.graph, this.opts.parameters, 'evaluation', new Set(this.trainGraph.trainable)));
     }
     await this.evalExe.setParameters(await this.trainableValues());
-    const extra: Record<string, HostTensor> = Object.assign({}, ...(this.opts.hooks ?? []).map((h) => h.evalFeeds?.() ?? {}));
+    const extra: Record<string, HostTensor> = Object.assign({}, ...(this.opts.hooks ?? []).map((h) => declaredOnly(h.evalFeeds?.(), this.evalInputs)));
     let weighted = 0;
     let tokens = 0;
     for (const b of source) {
@@ -396,4 +396,15 @@ function zeroState(tg: TrainGraph): Record<string, HostTensor> {
   const out: Record<string, HostTensor> = {};
   for (const s of tg.state) out[s.name] = { shape: s.shape, dtype: 'f32', data: new Float32Array(numel(s.shape)) };
   return out;
+}
+
+/**
+ * A hook feeds whatever its method may use; a given graph (evaluation, or a mode
+ * that skips a mask) declares only some of it, and backends differ on extra feeds.
+ */
+function declaredOnly(
+  feeds: Readonly<Record<string, HostTensor>> | undefined,
+  inputs: { has(name: string): boolean },
+): Record<string, HostTensor> {
+  return Object.fromEntries(Object.entries(feeds ?? {}).filter(([n]) => inputs.has(n)));
 }
