@@ -1,16 +1,7 @@
-import type { DType } from '@lowrank/core';
+import { seededUniform, type DType } from '@lowrank/core';
 
-/** Seeded PRNG (mulberry32): the suite draws the same inputs on every run and every backend. */
-export function seededRandom(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded host-side PRNG (mulberry32); one implementation in core. */
+export const seededRandom = seededUniform;
 
 /**
  * How the elements of an input are drawn. Each kind keeps an op inside the

@@ -22,3 +22,4 @@ export * from './train/index.js';
 export * from './checkpoint/index.js';
 export * from './memory/index.js';
 export { scheduleAfter, orderConstraintsOf, clearOrderConstraints } from './graph/schedule.js';
+export { seededUniform } from './rng/seeded-uniform.js';

@@ -1,17 +1,8 @@
 import { expect } from 'vitest';
-import { evaluate, grad, Graph, NDArray, ops, type Backend, type DType, type HostTensor, type Tensor } from '@lowrank/core';
+import { evaluate, grad, Graph, NDArray, ops, type Backend, type DType, type HostTensor, type Tensor, seededUniform } from '@lowrank/core';
 
-/** A deterministic generator for test data (mulberry32). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded host-side PRNG (mulberry32); one implementation in core. */
+export const seededRandom = seededUniform;
 
 export interface Tolerance {
   readonly rtol: number;

@@ -1,14 +1,6 @@
-/** A small seeded PRNG (mulberry32) for test data: same numbers on every run. */
-export function seededRandom(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededUniform } from '../../src/rng/seeded-uniform.js';
+/** Seeded host-side PRNG (mulberry32); one implementation in core. */
+export const seededRandom = seededUniform;
 
 /** n values uniform in [-scale, scale]. */
 export function randomValues(rand: () => number, n: number, scale = 1): number[] {

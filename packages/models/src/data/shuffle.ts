@@ -1,16 +1,8 @@
+import { seededUniform } from '@lowrank/core';
 import { DatasetError } from './errors.js';
 
-/** A small seeded generator (mulberry32): the same seed gives the same order on every machine. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded host-side PRNG (mulberry32); one implementation in core. */
+export const seededRandom = seededUniform;
 
 /** A Fisher-Yates permutation of 0..n-1 from `seed`. */
 export function permutation(n: number, seed: number): number[] {

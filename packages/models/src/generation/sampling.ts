@@ -1,4 +1,4 @@
-import { LowrankError } from '@lowrank/core';
+import { LowrankError, seededUniform } from '@lowrank/core';
 
 export class GenerationOptionsError extends LowrankError {}
 
@@ -13,17 +13,8 @@ export interface SamplingOptions {
   topP?: number;
 }
 
-/** A small seeded generator (mulberry32): the same seed gives the same samples everywhere. */
-export function seededUniform(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded host-side PRNG (mulberry32); one implementation in core. */
+export { seededUniform };
 
 export function argmax(logits: ArrayLike<number>): number {
   let best = 0;

@@ -1,0 +1,15 @@
+/**
+ * A small sequential PRNG (mulberry32) for host-side draws: data shuffling,
+ * sampling, test inputs. The same seed gives the same stream on every machine.
+ * Graph-side randomness uses the counter-based hash instead (counter-hash.ts).
+ */
+export function seededUniform(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
