@@ -208,6 +208,7 @@ export class Trainer {
     const stepMs = performance.now() - t0;
     const planned = plannedPeakOf(this.executable.report) ?? this.memoryPlan.plannedPeakBytes;
     const ranks = this.activeRanks();
+    const importance = Object.assign({}, ...(this.opts.hooks ?? []).map((h) => h.layerImportance?.() ?? {})) as Record<string, number>;
     const m: StepMetrics = {
       type: 'step',
       step: this.stepCount,
@@ -219,7 +220,8 @@ export class Trainer {
       stepMs,
       ...(planned !== undefined ? { plannedPeakBytes: planned } : {}),
       measuredPeakBytes: this.opts.backend.memoryStats().peakBytes,
-      ...(ranks ? { activeRanks: ranks } : {}),
+      ...(ranks ? { activeRanks: ranks, rankDistribution: countByRank(ranks) } : {}),
+      ...(Object.keys(importance).length ? { layerImportance: importance } : {}),
       skipped,
       skippedSteps: this.skippedCount,
       ...(this.scaling ? { lossScale: usedScale } : {}),
@@ -407,4 +409,11 @@ function declaredOnly(
   inputs: { has(name: string): boolean },
 ): Record<string, HostTensor> {
   return Object.fromEntries(Object.entries(feeds ?? {}).filter(([n]) => inputs.has(n)));
+}
+
+/** Rank → number of modules at that rank: the distribution plotted after pruning. */
+function countByRank(ranks: Readonly<Record<string, number>>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const r of Object.values(ranks)) out[r] = (out[r] ?? 0) + 1;
+  return out;
 }

@@ -53,6 +53,8 @@ export interface StepHook {
   afterStep?(ctx: AfterStepContext): void | Promise<void>;
   /** Active rank per adapted module, reported in the metrics. */
   activeRanks?(): Readonly<Record<string, number>>;
+  /** Importance score per adapted module (AdaLoRA's sensitivity, say), reported in the metrics for plots. */
+  layerImportance?(): Readonly<Record<string, number>>;
   /** Hook state saved in checkpoints so a resumed run continues identically. */
   state?(): JsonValue;
   restore?(state: JsonValue): void;
@@ -74,6 +76,10 @@ export interface StepMetrics {
   /** The backend's measured peak since it started. */
   readonly measuredPeakBytes: number;
   readonly activeRanks?: Readonly<Record<string, number>>;
+  /** How many adapted modules hold each active rank (rank → module count), from `activeRanks`. */
+  readonly rankDistribution?: Readonly<Record<string, number>>;
+  /** Importance per adapted module, from the hooks that score layers. */
+  readonly layerImportance?: Readonly<Record<string, number>>;
   /** True when the loss or gradient was non-finite and the update was held back (`onNonFinite`). */
   readonly skipped?: boolean;
   /** Steps held back so far in this trainer. */

@@ -6,7 +6,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createCpuBackend } from '@lowrank/backend-cpu';
-import { ops, Trainer, type HostTensor, type StepHook } from '@lowrank/core';
+import { ops, Trainer, type HostTensor, type StepHook, type StepMetrics } from '@lowrank/core';
 import { AdaLoraAllocator, applyAdaLora, initialAdaLoraState, MagnitudeRankPruner, orthogonalRegularizer, prunedAdaLoraState, setAdaLoraTraining, type AdaLoraConfig, type AppliedAdaLora } from '@lowrank/variants';
 import { afterAll, describe, expect, it } from 'vitest';
 import { traceLanguageModel } from '../forward.js';
@@ -47,14 +47,16 @@ async function train(makeHooks: (applied: AppliedAdaLora) => StepHook[], seed = 
   });
   const losses: number[] = [];
   const ranks: Record<string, number>[] = [];
+  let lastStep: StepMetrics | undefined;
   trainer.subscribe((m) => {
     if (m.type === 'step') {
       losses.push(m.loss);
       ranks.push({ ...(m.activeRanks ?? {}) });
+      lastStep = m;
     }
   });
   await trainer.run();
-  return { trainer, backend, model, base, applied, losses, ranks };
+  return { trainer, backend, model, base, applied, losses, ranks, lastStep };
 }
 
 /** The schedule written out from PEFT's budget_schedule, independently of the code under test. */
@@ -85,6 +87,10 @@ describe('AdaLoRA on llama-tiny + backend-cpu', () => {
     expect(allocator.totalRank).toBe(2 * L);
     // The metrics stream carries per-layer ranks.
     expect(Object.values(run.ranks.at(-1)!).reduce((a, b) => a + b, 0)).toBe(2 * L);
+    // ... and the rank distribution and per-layer importance, for plots.
+    expect(run.lastStep?.rankDistribution).toEqual(Object.fromEntries(Object.entries(allocator.rankDistribution()).map(([k, v]) => [String(k), v])));
+    expect(run.lastStep?.layerImportance).toEqual(allocator.importance);
+    expect(Object.keys(run.lastStep?.layerImportance ?? {})).toHaveLength(L);
     expect(run.backend.compiles).toBe(1);
 
     // Save with pruned triplets physically removed, reload into a fresh model, same logits.

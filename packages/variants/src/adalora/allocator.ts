@@ -56,6 +56,11 @@ export class AdaLoraAllocator implements StepHook {
     return Object.values(this.activeRanks()).reduce((a, b) => a + b, 0);
   }
 
+  /** The last allocation's importance per layer, streamed in the trainer's step metrics. */
+  layerImportance(): Record<string, number> {
+    return { ...this.importance };
+  }
+
   rankDistribution(): Record<number, number> {
     return rankDistribution(this.activeRanks());
   }
