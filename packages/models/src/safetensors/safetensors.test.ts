@@ -1,3 +1,4 @@
+import { toBf16, toF16 } from '../../test/half.js';
 import { mkdtemp, readdir, readFile, rm, truncate, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,24 +36,6 @@ function values(n: number, seed: number): Float32Array {
   return out;
 }
 
-/** Rounds to a binary float with `mantBits` stored mantissa bits and min normal exponent, ties to even (written independently of the library). */
-function roundBinary(v: number, mantBits: number, minExp: number, maxFinite: number): number {
-  if (v === 0 || !Number.isFinite(v)) return v;
-  const a = Math.abs(v);
-  let e = Math.floor(Math.log2(a));
-  if (2 ** e > a) e--;
-  if (2 ** (e + 1) <= a) e++;
-  e = Math.max(e, minExp);
-  const ulp = 2 ** (e - mantBits);
-  const q = a / ulp;
-  const fl = Math.floor(q);
-  const frac = q - fl;
-  const r = frac > 0.5 || (frac === 0.5 && fl % 2 === 1) ? fl + 1 : fl;
-  const out = r * ulp;
-  return Math.sign(v) * (out > maxFinite ? Infinity : out);
-}
-const toF16 = (v: number) => roundBinary(v, 10, -14, 65504);
-const toBf16 = (v: number) => roundBinary(v, 7, -126, 3.3895313892515355e38);
 
 describe('safetensors round trip', () => {
   it('writes and reads f32, i32 and u8 bit-identically, with metadata and an 8-byte aligned header', async () => {
