@@ -15,3 +15,4 @@ export {
 export { buildLoraTrainingStep, type TrainingStepModel, type TrainingStepOptions } from './training-step.js';
 export { seededRandom, drawValues, type ValueKind } from './random.js';
 export { createFloat32SimulatedBackend, type Kernel } from './float32-backend.js';
+export { describeNonFiniteSteps } from './nonfinite-steps.js';
