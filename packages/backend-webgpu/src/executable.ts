@@ -11,7 +11,9 @@ import {
   type Graph,
   type HostTensor,
   type MemoryPlan,
+  type ParameterValue,
   type Signature,
+  resolveParameterValue,
 } from '@lowrank/core';
 import { download, upload } from './compile/dtypes.js';
 import { lastUses, lowerGraph, type LoweredProgram } from './compile/lower.js';
@@ -102,7 +104,12 @@ export class WebGpuExecutable implements Executable {
     };
   }
 
-  async setParameters(values: Readonly<Record<string, HostTensor>>): Promise<void> {
+  /**
+   * Uploads per tensor: a lazy value is read, uploaded (bf16/f16 upcast to f32
+   * on the way) and its host copy dropped before the next is read, so the host
+   * never holds more than one tensor of the model.
+   */
+  async setParameters(values: Readonly<Record<string, ParameterValue>>): Promise<void> {
     this.assertLive();
     for (const [name, t] of Object.entries(values)) {
       const info = this.graph.params.get(name);
@@ -110,7 +117,8 @@ export class WebGpuExecutable implements Executable {
       if (!shapesEqual(info.shape, t.shape)) throw new SignatureError(`parameter '${name}' has shape [${info.shape.join(', ')}], got [${t.shape.join(', ')}]`);
       if (t.dtype !== info.dtype) throw new SignatureError(`parameter '${name}' is ${info.dtype}, got ${t.dtype}`);
     }
-    for (const [name, t] of Object.entries(values)) {
+    for (const [name, v] of Object.entries(values)) {
+      const t = await resolveParameterValue(v);
       this.params.get(name)?.dispose();
       const pack = t.dtype === 'u8';
       this.params.set(name, pack ? uploadPackedU8(t) : upload(t));

@@ -9,6 +9,7 @@ import {
   Graph,
   listOps,
   NDArray,
+  resolveParameterValue,
   schedule,
   SignatureError,
   type Attrs,
@@ -68,7 +69,10 @@ export function createFloat32SimulatedBackend(kernels: Readonly<Record<string, K
       return {
         report: { backend: name, nodes: graph.size, compileMs: 0 },
         async setParameters(values) {
-          for (const [n, t] of Object.entries(values)) params.set(n, NDArray.fromHost(t.shape, t.dtype, t.data));
+          for (const [n, v] of Object.entries(values)) {
+            const t = await resolveParameterValue(v);
+            params.set(n, NDArray.fromHost(t.shape, t.dtype, t.data));
+          }
         },
         async getParameters(names) {
           return Object.fromEntries((names ?? [...params.keys()]).map((n) => [n, toHost(params.get(n)!)]));

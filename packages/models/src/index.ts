@@ -13,6 +13,9 @@ export { cacheWriter, writeCache, MASKED, type CacheWriter, type LayerKv, type L
 export { initWeights, seededNormal, type InitOptions } from './io/init.js';
 export { createModel, createPreset, presetConfig, isPreset, PRESET_NAMES, UnknownPresetError, type LoadedModel } from './io/presets.js';
 export { loadModel, type LoadResult } from './io/load.js';
+export { openModel, BaseDtypeError, type OpenModelOptions, type OpenedModel } from './io/open-model.js';
+export { SpillFile } from './io/spill-file.js';
+export { declareBaseStorage, upcastF32 } from './nn/base-storage.js';
 export { saveModel, type SaveOptions } from './io/save.js';
 export { buildForward, causalLmLoss, traceLanguageModel, type TracedLM } from './forward.js';
 export * from './tokenizers/index.js';

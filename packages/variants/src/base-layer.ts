@@ -7,6 +7,8 @@ export interface DenseBaseSpec {
   readonly outFeatures: number;
   readonly hasBias: boolean;
   readonly fanInFanOut: boolean;
+  /** Storage dtype of the frozen weight (default f32); a 16-bit weight is upcast right before each use. */
+  readonly weightDtype?: DType;
 }
 
 /** A 4-bit quantized linear layer (QLoRA's frozen base): W [out, in] in bitsandbytes' layout. */
@@ -35,7 +37,7 @@ export type ParamLookup = (local: string) => Tensor;
 export function baseParams(spec: BaseLayerSpec): { name: string; shape: number[]; dtype: DType }[] {
   const out: { name: string; shape: number[]; dtype: DType }[] = [];
   if (spec.kind === 'dense') {
-    out.push({ name: 'weight', shape: spec.fanInFanOut ? [spec.inFeatures, spec.outFeatures] : [spec.outFeatures, spec.inFeatures], dtype: 'f32' });
+    out.push({ name: 'weight', shape: spec.fanInFanOut ? [spec.inFeatures, spec.outFeatures] : [spec.outFeatures, spec.inFeatures], dtype: spec.weightDtype ?? 'f32' });
   } else {
     const n = spec.inFeatures * spec.outFeatures;
     const blocks = n / spec.blockSize;
@@ -61,15 +63,21 @@ function quantAttrs(spec: QuantBaseSpec) {
   return { shape: [spec.outFeatures, spec.inFeatures], blockSize: spec.blockSize, codebook: spec.codebook };
 }
 
+/** The dense weight as f32 in its stored layout (a 16-bit weight upcast here, once per use). */
+function denseWeight(p: ParamLookup): Tensor {
+  const w = p('weight');
+  return w.dtype === 'f32' ? w : ops.cast(w, 'f32');
+}
+
 /** x · Wᵀ without the bias. */
 export function baseMatmul(spec: BaseLayerSpec, p: ParamLookup, x: Tensor): Tensor {
-  if (spec.kind === 'dense') return ops.matmul(x, p('weight'), { transB: !spec.fanInFanOut });
+  if (spec.kind === 'dense') return ops.matmul(x, denseWeight(p), { transB: !spec.fanInFanOut });
   return ops.matmulNf4(x, p('weight'), absmaxOf(spec, p), quantAttrs(spec));
 }
 
 /** W as [out, in] in the graph (transposed for fanInFanOut, dequantized for 4-bit). */
 export function baseWeightOutIn(spec: BaseLayerSpec, p: ParamLookup): Tensor {
-  if (spec.kind === 'dense') return spec.fanInFanOut ? ops.transposeLast2(p('weight')) : p('weight');
+  if (spec.kind === 'dense') return spec.fanInFanOut ? ops.transposeLast2(denseWeight(p)) : denseWeight(p);
   return ops.nf4Dequantize(p('weight'), absmaxOf(spec, p), quantAttrs(spec));
 }
 
@@ -80,7 +88,8 @@ export function baseForward(spec: BaseLayerSpec, p: ParamLookup, x: Tensor): Ten
 
 /** The base spec of a core Linear. */
 export function denseSpecOf(l: Linear): DenseBaseSpec {
-  return { kind: 'dense', inFeatures: l.inFeatures, outFeatures: l.outFeatures, hasBias: l.hasBias, fanInFanOut: l.fanInFanOut };
+  const weightDtype = l.localParams.get('weight')?.dtype ?? 'f32';
+  return { kind: 'dense', inFeatures: l.inFeatures, outFeatures: l.outFeatures, hasBias: l.hasBias, fanInFanOut: l.fanInFanOut, ...(weightDtype !== 'f32' ? { weightDtype } : {}) };
 }
 
 /** A module that is a (possibly quantized) linear layer an adapter can wrap. */

@@ -29,8 +29,9 @@ export {
   type Quantize4bitOptions,
 } from './qlora/quantize.js';
 export { quantizeModel, type QuantizeModelOptions, type QuantizationReport } from './qlora/quantize-model.js';
+export { quantizeModelStreaming, type StreamingQuantizeOptions, type QuantizedLayerEvent } from './qlora/quantize-streaming.js';
 export { type BaseLayerSpec, type DenseBaseSpec, type QuantBaseSpec, isLinearLike, specOf } from './base-layer.js';
-export { toWeightMap, getTensor, baseWeightMatrix, type WeightSource } from './weights.js';
+export { toWeightMap, getTensor, baseWeightMatrix, floatValues, type WeightSource } from './weights.js';
 export * as linalg from './linalg/index.js';
 export { mergeAdapters, unmergeAdapters, mergeAndUnload, type MergeResult } from './merge/merge.js';
 export { addWeightedAdapter, type CombinationType, type WeightedAdapterOptions, type WeightedAdapterResult } from './merge/weighted.js';

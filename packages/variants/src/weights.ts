@@ -20,8 +20,31 @@ export function getTensor(src: WeightSource, name: string, shape?: Shape): HostT
   return t;
 }
 
+/** A float tensor's values as f32: a bf16/f16 weight's bits decoded (exactly: every 16-bit float is an f32). */
+export function floatValues(t: HostTensor): ArrayLike<number> {
+  if (t.dtype !== 'bf16' && t.dtype !== 'f16') return t.data;
+  const bits = t.data as Uint16Array;
+  const out = new Float32Array(bits.length);
+  if (t.dtype === 'bf16') {
+    const u = new Uint32Array(out.buffer);
+    for (let i = 0; i < bits.length; i++) u[i] = bits[i] << 16;
+  } else {
+    for (let i = 0; i < bits.length; i++) out[i] = f16ToFloat(bits[i]);
+  }
+  return out;
+}
+
+function f16ToFloat(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >> 10) & 0x1f;
+  const frac = h & 0x3ff;
+  if (exp === 0) return sign * frac * 2 ** -24;
+  if (exp === 0x1f) return frac ? NaN : sign * Infinity;
+  return sign * (1024 + frac) * 2 ** (exp - 25);
+}
+
 export function readMatrix(src: WeightSource, name: string, rows: number, cols: number): Matrix {
-  return matrix(rows, cols, getTensor(src, name, [rows, cols]).data);
+  return matrix(rows, cols, floatValues(getTensor(src, name, [rows, cols])));
 }
 
 export function f32(shape: Shape, data: ArrayLike<number>): HostTensor {

@@ -12,6 +12,34 @@ export interface HostTensor {
   readonly data: HostData;
 }
 
+/**
+ * A parameter value whose bytes stay where they are (a range of a safetensors
+ * file, a temp file) until a backend asks for them. `file`, when present,
+ * names bytes that are exactly the tensor's little-endian storage at `dtype`
+ * (bf16/f16 as raw bits), so a backend that can map a file (ONNX Runtime's
+ * external data) never reads them into JS; any other backend calls `read()`
+ * once per tensor, uploads, and drops the host copy.
+ */
+export interface LazyHostTensor {
+  readonly shape: Shape;
+  readonly dtype: DType;
+  read(): Promise<HostData>;
+  readonly file?: { readonly path: string; readonly offset: number; readonly byteLength: number };
+}
+
+/** What `setParameters` accepts: values in memory, or lazy ones read (or mapped) by the backend. */
+export type ParameterValue = HostTensor | LazyHostTensor;
+
+export function isLazyHostTensor(v: ParameterValue): v is LazyHostTensor {
+  return typeof (v as Partial<LazyHostTensor>).read === 'function' && !('data' in v);
+}
+
+/** The in-memory value of a parameter: a HostTensor as is, a lazy one read once. */
+export async function resolveParameterValue(v: ParameterValue): Promise<HostTensor> {
+  if (!isLazyHostTensor(v)) return v;
+  return { shape: v.shape, dtype: v.dtype, data: await v.read() };
+}
+
 /** What a compiled executable takes and gives. */
 export interface Signature {
   /** Named outputs of the graph to compute (default: all). */
@@ -66,8 +94,12 @@ export interface CompileReport {
 
 export interface Executable {
   readonly report: CompileReport;
-  /** Uploads parameter values once; they stay resident until replaced or disposed. */
-  setParameters(values: Readonly<Record<string, HostTensor>>): Promise<void>;
+  /**
+   * Uploads parameter values once; they stay resident until replaced or disposed.
+   * Lazy values are read (or mapped from their file) here; the executable keeps
+   * no reference to the caller's host arrays of frozen parameters it has uploaded.
+   */
+  setParameters(values: Readonly<Record<string, ParameterValue>>): Promise<void>;
   /** Downloads the current values of parameters (default: all). */
   getParameters(names?: readonly string[]): Promise<Record<string, HostTensor>>;
   /** Runs the graph on the runtime inputs; parameters not fed come from residency. */

@@ -6,7 +6,7 @@ import { listOps } from '../ops/registry.js';
 import { evaluate } from '../reference/evaluate.js';
 import { NDArray } from '../reference/ndarray.js';
 import { numel, shapesEqual } from '../shape.js';
-import type { Backend, Executable, HostTensor, MemoryStats, Signature } from './backend.js';
+import { resolveParameterValue, type Backend, type Executable, type HostTensor, type MemoryStats, type Signature } from './backend.js';
 
 /** Float64 host tensors for the reference backend (results keep float64 precision). */
 function toNd(t: HostTensor): NDArray {
@@ -63,7 +63,7 @@ export function createReferenceBackend(opts: { float64Results?: boolean } = {}):
             const info = graph.params.get(name);
             if (!info) throw new SignatureError(`'${name}' is not a parameter of this graph; parameters: ${[...graph.params.keys()].join(', ')}`);
             if (!shapesEqual(info.shape, t.shape)) throw new SignatureError(`parameter '${name}' has shape [${info.shape.join(', ')}], got [${t.shape.join(', ')}]`);
-            params.set(name, toNd(t));
+            params.set(name, toNd(await resolveParameterValue(t)));
           }
           live = bytes();
           peak = Math.max(peak, live);

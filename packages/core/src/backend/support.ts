@@ -31,6 +31,8 @@ export function unsupportedUses(capabilities: BackendCapabilities, graph: Graph)
         return scratch.input(`in${k}`, src.shape, src.dtype);
       });
       def.expand!(ins, n.attrs);
+      // Recursion only into a composite's own expansion: its depth is the nesting of composites
+      // (a constant per op), never the size or depth of the graph.
       for (const id of scratch.nodeIds()) visit(scratch, scratch.node(id));
       return;
     }

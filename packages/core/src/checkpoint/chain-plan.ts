@@ -79,18 +79,23 @@ export function binomialPlan(n: number, slots: number): ChainPlan {
   const b = new PlanBuilder(n);
   const k = Math.min(slots, n);
   const solver = new BinomialSolver(n, k);
-  const reverse = (start: number | null, first: number, steps: number, freeSlots: number, original: boolean): void => {
+  // The revolve recursion run with an explicit stack (depth would grow with the number of segments).
+  // Each call only does work before its two sub-calls, so pushing them in reverse order keeps the order.
+  const stack: { start: number | null; first: number; steps: number; freeSlots: number; original: boolean }[] = [
+    { start: null, first: 0, steps: n, freeSlots: k, original: true },
+  ];
+  while (stack.length > 0) {
+    const { start, first, steps, freeSlots, original } = stack.pop()!;
     if (steps === 1) {
       if (!original) b.tapeOf[first] = b.add(first, start);
-      return;
+      continue;
     }
     const m = solver.firstSplit(steps, freeSlots);
     let state = start;
     if (!original) for (let s = first; s < first + m; s++) state = b.add(s, state);
-    reverse(state, first + m, steps - m, freeSlots - 1, original);
-    reverse(start, first, m, freeSlots, false);
-  };
-  reverse(null, 0, n, k, true);
+    stack.push({ start, first, steps: m, freeSlots, original: false });
+    stack.push({ start: state, first: first + m, steps: steps - m, freeSlots: freeSlots - 1, original });
+  }
   return b.done();
 }
 

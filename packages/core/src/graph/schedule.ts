@@ -112,27 +112,30 @@ function byCreation(a: string, b: string): number {
 }
 
 function findCycle(graph: Graph, within: Set<string>): string[] {
+  // Depth-first search with an explicit stack (a long chain must not overflow the call stack).
   const state = new Map<string, 1 | 2>();
-  const path: string[] = [];
-  const visit = (id: string): string[] | null => {
-    state.set(id, 1);
-    path.push(id);
-    for (const i of graph.node(id).inputs) {
+  for (const start of within) {
+    if (state.has(start)) continue;
+    const path: string[] = [start];
+    const next: number[] = [0];
+    state.set(start, 1);
+    while (path.length > 0) {
+      const top = path.length - 1;
+      const inputs = graph.node(path[top]).inputs;
+      if (next[top] >= inputs.length) {
+        state.set(path[top], 2);
+        path.pop();
+        next.pop();
+        continue;
+      }
+      const i = inputs[next[top]++];
       if (!within.has(i)) continue;
       if (state.get(i) === 1) return [...path.slice(path.indexOf(i)), i].reverse();
       if (!state.has(i)) {
-        const c = visit(i);
-        if (c) return c;
+        state.set(i, 1);
+        path.push(i);
+        next.push(0);
       }
-    }
-    path.pop();
-    state.set(id, 2);
-    return null;
-  };
-  for (const id of within) {
-    if (!state.has(id)) {
-      const c = visit(id);
-      if (c) return c;
     }
   }
   return [...within];

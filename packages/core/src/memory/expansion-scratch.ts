@@ -24,6 +24,8 @@ export function expansionScratchBytes(graph: Graph, node: NodeData, options: Pla
   const ts = inputs.map((v, i) => scratch.input(`in${i}`, v.shape, v.dtype));
   const out = getOp(node.op).expand!(ts, node.attrs);
   scratch.output('out', out);
+  // planMemory and this function call each other only for composites nested inside a composite's
+  // expansion: the depth is the nesting of composite definitions (a constant), not the graph's size.
   const peak = planMemory(scratch, ['out'], options).plannedPeakBytes;
   const held = inputs.reduce((s, v) => s + valueBytes(v.shape, v.dtype), 0) + valueBytes(out.shape, out.dtype);
   const bytes = Math.max(0, peak - held);

@@ -1,6 +1,6 @@
 import type { Graph } from '../graph/graph.js';
 import type { Tensor } from '../graph/tensor.js';
-import { gather } from '../ops/index.js';
+import { cast, gather } from '../ops/index.js';
 import { Module } from './module.js';
 
 /** A lookup table [num, dim] indexed by i32 ids, as torch.nn.Embedding. */
@@ -13,11 +13,14 @@ export class Embedding extends Module {
     this.addParam('weight', [numEmbeddings, dim]);
   }
 
+  /** The table at its storage dtype (a 16-bit table stays 16-bit: upcast what you use of it). */
   table(graph: Graph): Tensor {
     return this.p(graph, 'weight');
   }
 
+  /** Gathers the rows first, then upcasts only them when the table is held 16-bit. */
   forward(ids: Tensor): Tensor {
-    return gather(this.table(ids.graph), ids, 0);
+    const rows = gather(this.table(ids.graph), ids, 0);
+    return rows.dtype === 'f32' ? rows : cast(rows, 'f32');
   }
 }

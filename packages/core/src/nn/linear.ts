@@ -1,5 +1,5 @@
 import type { Tensor } from '../graph/tensor.js';
-import { add, matmul } from '../ops/index.js';
+import { add, cast, matmul } from '../ops/index.js';
 import { Module } from './module.js';
 
 export interface LinearOptions {
@@ -24,9 +24,13 @@ export class Linear extends Module {
     if (this.hasBias) this.addParam('bias', [outFeatures]);
   }
 
-  /** The weight tensor in the graph, in its stored layout. */
+  /**
+   * The weight tensor in the graph, in its stored layout, as f32: a weight
+   * held at a 16-bit storage dtype is upcast here, right before its use.
+   */
   weight(x: Tensor): Tensor {
-    return this.p(x.graph, 'weight');
+    const w = this.p(x.graph, 'weight');
+    return w.dtype === 'f32' ? w : cast(w, 'f32');
   }
 
   bias(x: Tensor): Tensor | null {

@@ -99,6 +99,16 @@ export abstract class Module {
     replacement.setPath(parent.join(last));
   }
 
+  /**
+   * Declares local parameter `name` at another storage dtype (a frozen base
+   * weight held as bf16, say); modules upcast such a value where they use it.
+   */
+  setParamDtype(name: string, dtype: DType): void {
+    const spec = this.paramMap.get(name);
+    if (!spec) throw new GraphError(`module '${this.path}' has no parameter '${name}'`);
+    spec.dtype = dtype;
+  }
+
   /** Marks every parameter below as trainable or frozen. */
   setTrainable(trainable: boolean, filter: (fullName: string) => boolean = () => true): void {
     for (const m of this.modules()) for (const [n, s] of m.paramMap) if (filter(m.join(n))) s.trainable = trainable;

@@ -1,4 +1,4 @@
-import type { DType } from '../dtype.js';
+import { castScalar, isHalfFloat, type DType } from '../dtype.js';
 import type { Tensor } from '../graph/tensor.js';
 import { mapBroadcast, type NDArray } from '../reference/ndarray.js';
 import { broadcastShapes, formatShape, shapesEqual, type Shape } from '../shape.js';
@@ -172,16 +172,29 @@ defineOp({
 defineOp<{ dtype: string }>({
   name: 'cast',
   kind: 'primitive',
-  infer: ([x], a) => ({ shape: x.shape, dtype: a.dtype as DType }),
+  infer: ([x], a) => {
+    const to = a.dtype as DType;
+    // 16-bit floats are storage only: they convert to and from f32, nothing else.
+    if ((isHalfFloat(x.dtype) || isHalfFloat(to)) && x.dtype !== to && x.dtype !== 'f32' && to !== 'f32') {
+      dtypeRule(`${x.dtype} converts only to or from f32, not to ${to}; cast through f32`);
+    }
+    return { shape: x.shape, dtype: to };
+  },
   reference: ([x], a) => mapBroadcast([x], a.dtype as DType, (v) => castValue(v, a.dtype as DType)),
-  // Only float-to-float casts carry a gradient.
-  vjp: ({ grad, inputs: [x], attrs }) => [x.dtype === 'f32' && attrs.dtype === 'f32' ? grad : null],
+  // Float-to-float casts carry a gradient; to a 16-bit input it goes back at the input's storage dtype.
+  vjp: ({ grad, inputs: [x], attrs }) => {
+    const to = attrs.dtype as DType;
+    const floaty = (d: DType) => d === 'f32' || isHalfFloat(d);
+    if (!floaty(x.dtype) || !floaty(to)) return [null];
+    return [x.dtype === to ? grad : cast(grad, x.dtype)];
+  },
 });
 
 function castValue(v: number, dtype: DType): number {
   if (dtype === 'bool') return v !== 0 ? 1 : 0;
   if (dtype === 'i32') return Math.trunc(v) | 0;
   if (dtype === 'u8') return Math.trunc(v) & 0xff;
+  if (isHalfFloat(dtype)) return castScalar(v, dtype);
   return v;
 }
 

@@ -1,4 +1,4 @@
-import { castScalar, type DType, type HostData } from '../dtype.js';
+import { bf16BitsToNumber, castScalar, f16BitsToNumber, numberToBf16Bits, numberToF16Bits, type DType, type HostData } from '../dtype.js';
 import { broadcastShapes, numel, stridesOf, type Shape } from '../shape.js';
 
 /** A dense row-major float64 array: the value type of the reference evaluator. */
@@ -25,16 +25,22 @@ export class NDArray {
     return new NDArray([], dtype, Float64Array.of(v));
   }
 
-  /** Copies host data of any typed array into float64. */
+  /** Copies host data of any typed array into float64 (bf16/f16 data are raw bits, decoded here). */
   static fromHost(shape: Shape, dtype: DType, data: HostData): NDArray {
+    if (dtype === 'bf16') return new NDArray([...shape], dtype, Float64Array.from(data, bf16BitsToNumber));
+    if (dtype === 'f16') return new NDArray([...shape], dtype, Float64Array.from(data, f16BitsToNumber));
     return new NDArray([...shape], dtype, Float64Array.from(data as ArrayLike<number>));
   }
 
-  /** The values rounded to the dtype's storage (f32 rounding, integer truncation). */
-  toHost(): Float32Array | Int32Array | Uint8Array {
+  /** The values rounded to the dtype's storage (f32/bf16/f16 rounding, integer truncation; 16-bit floats as raw bits). */
+  toHost(): Float32Array | Int32Array | Uint8Array | Uint16Array {
     switch (this.dtype) {
       case 'f32':
         return Float32Array.from(this.data);
+      case 'bf16':
+        return Uint16Array.from(this.data, numberToBf16Bits);
+      case 'f16':
+        return Uint16Array.from(this.data, numberToF16Bits);
       case 'i32':
         return Int32Array.from(this.data, (v) => castScalar(v, 'i32'));
       default:

@@ -6,6 +6,7 @@ import { cacheWriter, type CacheWriter, type LayerKv, type LayerKvUpdate } from 
 import { GeluMLP } from '../nn/mlp.js';
 import { ModuleList } from '../nn/module-list.js';
 import { checkCache, checkIds, LanguageModel, positionsOf, type CacheLayout, type ForwardInputs, type ForwardOutput } from './causal-lm.js';
+import { upcastF32 } from '../nn/base-storage.js';
 
 /** One pre-norm GPT-2 block: x + attn(ln_1(x)), then + mlp(ln_2(·)). */
 export class GPT2Block extends Module {
@@ -76,7 +77,7 @@ export class GPT2LMHeadModel extends LanguageModel {
     const wte = childOf<Embedding>(trunk, 'wte');
     const logits = this.children.has('lm_head')
       ? callChild(this, 'lm_head', hidden)
-      : g.at('lm_head', [], () => ops.matmul(hidden, wte.table(g), { transB: true }));
+      : g.at('lm_head', [], () => ops.matmul(hidden, upcastF32(wte.table(g)), { transB: true }));
     return inputs.cache ? { logits, hidden, cache: kvs } : { logits, hidden };
   }
 }

@@ -8,6 +8,7 @@ import { SwiGLUMLP } from '../nn/mlp.js';
 import { ModuleList } from '../nn/module-list.js';
 import { ropeTablesFor } from '../nn/rope-tables.js';
 import { checkCache, checkIds, LanguageModel, positionsOf, type CacheLayout, type ForwardInputs, type ForwardOutput } from './causal-lm.js';
+import { upcastF32 } from '../nn/base-storage.js';
 
 /** One pre-norm LLaMA block: x + attn(norm(x)), then + mlp(norm(·)). */
 export class LlamaDecoderLayer extends Module {
@@ -78,7 +79,7 @@ export class LlamaForCausalLM extends LanguageModel {
     const hidden = callChild(trunk, 'norm', h);
     const logits = this.children.has('lm_head')
       ? callChild(this, 'lm_head', hidden)
-      : g.at('lm_head', [], () => ops.matmul(hidden, embed.table(g), { transB: true }));
+      : g.at('lm_head', [], () => ops.matmul(hidden, upcastF32(embed.table(g)), { transB: true }));
     return inputs.cache ? { logits, hidden, cache: kvs } : { logits, hidden };
   }
 }

@@ -57,9 +57,12 @@ export function toSequences(examples: readonly TokenizedExample[], opts: Sequenc
   } else {
     const ids: number[] = [];
     const labels: number[] = [];
+    // Element by element: spreading a long document into push() overflows the call stack.
     for (const e of examples) {
-      ids.push(...e.ids);
-      labels.push(IGNORE_INDEX, ...e.labels.slice(1));
+      for (let i = 0; i < e.ids.length; i++) {
+        ids.push(e.ids[i]);
+        labels.push(i === 0 ? IGNORE_INDEX : e.labels[i]);
+      }
     }
     for (let s = 0; s < ids.length; s += T) push(ids.slice(s, s + T), labels.slice(s, s + T));
   }

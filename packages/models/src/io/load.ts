@@ -1,12 +1,10 @@
 import { join } from 'node:path';
 import { buildModel } from '../architectures/index.js';
 import { readConfig } from '../config/index.js';
-import { openCheckpoint, type Checkpoint, type F32Tensor } from '../safetensors/index.js';
+import { openCheckpoint, type F32Tensor } from '../safetensors/index.js';
 import type { LoadedModel } from './presets.js';
+import { KNOWN_BUFFERS, resolveKey } from './checkpoint-keys.js';
 import { checkWeights } from './weights-check.js';
-
-// Buffers transformers keeps in some checkpoints that are not parameters (masks, rope frequencies).
-const KNOWN_BUFFERS = [/\.attn\.bias$/, /\.attn\.masked_bias$/, /rotary_emb\.inv_freq$/];
 
 export interface LoadResult extends LoadedModel {
   /** Checkpoint tensors the model does not use (other than known buffers and a tied lm_head). */
@@ -14,16 +12,10 @@ export interface LoadResult extends LoadedModel {
 }
 
 /**
- * The checkpoint key holding parameter `name`. GPT-2 checkpoints from the hub
- * were saved from GPT2Model and lack the `transformer.` prefix.
+ * Loads a Hugging Face model directory (config.json and model.safetensors or
+ * its shards) with every weight decoded to f32 in memory. For large models use
+ * openModel: storage precision, lazy, nothing read up front.
  */
-function resolveKey(ckpt: Checkpoint, name: string): string | undefined {
-  if (ckpt.has(name)) return name;
-  if (name.startsWith('transformer.') && ckpt.has(name.slice('transformer.'.length))) return name.slice('transformer.'.length);
-  return undefined;
-}
-
-/** Loads a Hugging Face model directory: config.json and model.safetensors (or its shards). */
 export async function loadModel(dir: string): Promise<LoadResult> {
   const config = await readConfig(join(dir, 'config.json'));
   const model = buildModel(config);

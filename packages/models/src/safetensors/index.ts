@@ -21,3 +21,6 @@ export {
   type Checkpoint,
   type CheckpointWriteOptions,
 } from './sharded.js';
+export { lazyTensor, readTensorBytes, CheckpointChangedError, type TensorLocation } from './lazy.js';
+export { TensorReadMeter, processTensorReads, type TensorReadEvent } from './read-meter.js';
+export { convertStored, f32ToBf16, f32ToF16, isStorageDtype, STORAGE_DTYPES, SAFETENSORS_OF_STORAGE, type StorageDtype } from './convert.js';

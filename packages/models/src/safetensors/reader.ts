@@ -3,6 +3,8 @@ import { decodeFloat, decodeInt, type F32Tensor, type LoadedTensor } from './dec
 import { graphDtypeOf, isFloatDtype } from './dtypes.js';
 import { SafetensorsFormatError, TensorNotFoundError, UnsupportedTensorDtypeError } from './errors.js';
 import { parseHeader, parseHeaderLength, type SafetensorsHeader, type TensorEntry } from './header.js';
+import type { TensorLocation } from './lazy.js';
+import { processTensorReads } from './read-meter.js';
 
 // fs reads are capped well below 2 GiB per call; larger tensors are read in pieces.
 const READ_CHUNK = 1 << 30;
@@ -22,9 +24,14 @@ export interface SafetensorsFile {
   readonly path: string;
   readonly header: SafetensorsHeader;
   readonly metadata: Readonly<Record<string, string>>;
+  /** Size and mtime of the file when its header was validated. */
+  readonly fileSize: number;
+  readonly mtimeMs: number;
   names(): string[];
   has(name: string): boolean;
   entry(name: string): TensorEntry;
+  /** Where a tensor's bytes are (for lazy, ranged reads that outlive this handle). */
+  location(name: string): TensorLocation;
   /** The stored bytes of one tensor (little-endian, its stored dtype). */
   readBytes(name: string): Promise<Uint8Array>;
   /** A float tensor (F64/F32/F16/BF16) converted to f32. */
@@ -47,14 +54,14 @@ export async function openSafetensors(path: string): Promise<SafetensorsFile> {
     const json = new Uint8Array(headerLen);
     await readExactly(fh, path, null, json, 8);
     const header = parseHeader(path, json, fileSize);
-    return makeFile(path, fh, header);
+    return makeFile(path, fh, header, fileSize, info.mtimeMs);
   } catch (e) {
     await fh.close();
     throw e;
   }
 }
 
-function makeFile(path: string, fh: FileHandle, header: SafetensorsHeader): SafetensorsFile {
+function makeFile(path: string, fh: FileHandle, header: SafetensorsHeader, fileSize: number, mtimeMs: number): SafetensorsFile {
   const entry = (name: string): TensorEntry => {
     const t = header.tensors.get(name);
     if (!t) throw new TensorNotFoundError(path, name, [...header.tensors.keys()]);
@@ -65,6 +72,7 @@ function makeFile(path: string, fh: FileHandle, header: SafetensorsHeader): Safe
     const [begin, end] = t.dataOffsets;
     const bytes = new Uint8Array(end - begin);
     await readExactly(fh, path, name, bytes, header.dataStart + begin);
+    processTensorReads.record({ file: path, tensor: name, bytes: bytes.length });
     return bytes;
   };
   const numelOf = (t: TensorEntry) => t.shape.reduce((p, d) => p * d, 1);
@@ -72,9 +80,12 @@ function makeFile(path: string, fh: FileHandle, header: SafetensorsHeader): Safe
     path,
     header,
     metadata: header.metadata,
+    fileSize,
+    mtimeMs,
     names: () => [...header.tensors.keys()],
     has: (name) => header.tensors.has(name),
     entry,
+    location: (name) => ({ path, tensor: name, entry: entry(name), dataStart: header.dataStart, fileSize, mtimeMs }),
     readBytes,
     async read(name) {
       const t = entry(name);

@@ -5,6 +5,7 @@ import type { F32Tensor, LoadedTensor } from './decode.js';
 import { DTYPE_BYTES } from './dtypes.js';
 import { CheckpointNotFoundError, MissingShardError, SafetensorsFormatError, TensorNotFoundError } from './errors.js';
 import type { TensorEntry } from './header.js';
+import type { TensorLocation } from './lazy.js';
 import { fileSizeOrNull, openSafetensors, type ReadOptions, type SafetensorsFile } from './reader.js';
 import { writeSafetensors, type WritableTensor, type WriteOptions } from './writer.js';
 
@@ -19,6 +20,8 @@ export interface Checkpoint {
   names(): string[];
   has(name: string): boolean;
   entry(name: string): TensorEntry;
+  /** Where a tensor's bytes are, for lazy reads after the checkpoint is closed. */
+  location(name: string): TensorLocation;
   read(name: string): Promise<F32Tensor>;
   readHost(name: string): Promise<LoadedTensor>;
   close(): Promise<void>;
@@ -96,6 +99,7 @@ export async function openCheckpoint(dir: string): Promise<Checkpoint> {
     names: () => [...owner.keys()],
     has: (name) => owner.has(name),
     entry: (name) => fileOf(name).entry(name),
+    location: (name) => fileOf(name).location(name),
     read: (name) => fileOf(name).read(name),
     readHost: (name) => fileOf(name).readHost(name),
     close: async () => {

@@ -62,7 +62,20 @@ function storedDtype(name: string, t: WritableTensor, opts: WriteOptions): Safet
       return 'U8';
     case 'bool':
       return 'BOOL';
+    case 'bf16':
+      return 'BF16';
+    case 'f16':
+      return 'F16';
   }
+}
+
+/** A 16-bit tensor's raw bits as little-endian bytes (no rounding: they already are the stored values). */
+function halfBitsBytes(data: HostData): Uint8Array {
+  const bits = data instanceof Uint16Array ? data : Uint16Array.from(data as ArrayLike<number>);
+  const out = new Uint8Array(bits.length * 2);
+  const view = new DataView(out.buffer);
+  for (let i = 0; i < bits.length; i++) view.setUint16(i * 2, bits[i], true);
+  return out;
 }
 
 /** Encodes one tensor's values little-endian in the stored dtype. */
@@ -133,6 +146,6 @@ export async function writeSafetensors(
   await writeFileAtomic(path, async (fh) => {
     await writeAll(fh, prefix);
     await writeAll(fh, jsonBytes);
-    for (const { dtype, t } of plan) await writeAll(fh, encodeTensor(t.data, dtype));
+    for (const { dtype, t } of plan) await writeAll(fh, t.dtype === 'bf16' || t.dtype === 'f16' ? halfBitsBytes(t.data) : encodeTensor(t.data, dtype));
   });
 }

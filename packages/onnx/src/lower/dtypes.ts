@@ -12,6 +12,10 @@ export function onnxDataType(dtype: DType): OnnxDataTypeCode {
       return OnnxDataType.UINT8;
     case 'bool':
       return OnnxDataType.BOOL;
+    case 'f16':
+      return OnnxDataType.FLOAT16;
+    case 'bf16':
+      return OnnxDataType.BFLOAT16;
   }
 }
 

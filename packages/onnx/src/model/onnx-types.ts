@@ -8,7 +8,9 @@ export const OnnxDataType = {
   INT32: 6,
   INT64: 7,
   BOOL: 9,
+  FLOAT16: 10,
   DOUBLE: 11,
+  BFLOAT16: 16,
   UINT32: 12,
   UINT64: 13,
 } as const;

@@ -1,7 +1,7 @@
 import { SignatureError, shapesEqual, type DType, type HostTensor } from '@lowrank/core';
 import { Tensor } from 'onnxruntime-node';
 
-const ortType = { f32: 'float32', i32: 'int32', u8: 'uint8', bool: 'bool' } as const;
+const ortType = { f32: 'float32', i32: 'int32', u8: 'uint8', bool: 'bool', f16: 'float16', bf16: 'bfloat16' } as const;
 
 /**
  * A host tensor as an ORT tensor of the dtype the graph expects. ORT does not
@@ -21,6 +21,11 @@ export function toOrtTensor(t: HostTensor, dtype: DType, what: string, copy = fa
       return new Tensor('uint8', d instanceof Uint8Array ? (copy ? d.slice() : d) : new Uint8Array(d), dims);
     case 'bool':
       return new Tensor('bool', Uint8Array.from(d, (v) => (v ? 1 : 0)), dims);
+    case 'f16':
+      return new Tensor('float16', d instanceof Uint16Array ? (copy ? d.slice() : d) : new Uint16Array(d), dims);
+    case 'bf16':
+      // onnxruntime-node has no bfloat16 tensors: such values live only as initializers (frozen weights).
+      throw new SignatureError(`${what} is bf16, which onnxruntime-node cannot take as an input; keep it a frozen parameter (an initializer) or use --base-dtype f16/f32`);
   }
 }
 
@@ -42,6 +47,9 @@ export function fromOrtTensor(t: Tensor, dtype: DType, copy = false): HostTensor
       return { shape, dtype, data: copy ? (src as Float32Array).slice() : (src as Float32Array) };
     case 'i32':
       return { shape, dtype, data: copy ? (src as Int32Array).slice() : (src as Int32Array) };
+    case 'f16':
+    case 'bf16':
+      return { shape, dtype, data: copy ? (src as Uint16Array).slice() : (src as Uint16Array) };
     default:
       return { shape, dtype, data: src instanceof Uint8Array ? (copy ? src.slice() : src) : Uint8Array.from(src as ArrayLike<number>, (v) => Number(v)) };
   }

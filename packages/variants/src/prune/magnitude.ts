@@ -115,7 +115,7 @@ export function pruneLoraByMagnitude(
       for (let o = 0; o < outF; o++) nb += Number(B.data[o * r + i]) ** 2;
       return Math.sqrt(na * nb);
     });
-    const top = Math.max(...mag);
+    const top = mag.reduce((m, v) => Math.max(m, v), -Infinity);
     let idx = mag.flatMap((m, i) => (m >= relativeThreshold * top ? [i] : []));
     if (idx.length === 0) idx = [mag.indexOf(top)];
     const k = idx.length;
