@@ -2,7 +2,8 @@
 # System packages the WebGPU backend's tests need on Debian 12 (bookworm):
 #   - libvulkan1 + Mesa >= 25 lavapipe (software Vulkan) from bookworm-backports,
 #     because Dawn (the `webgpu` npm package) rejects bookworm's Mesa 22;
-#   - chromium, for the headless browser smoke test (SwiftShader WebGPU).
+#   - chromium, for the headless browser smoke test (SwiftShader WebGPU);
+#   - fortunes, Debian's fortune-cookie texts: the corpus `npm run demo` pretrains its base model on.
 # Idempotent: returns at once when everything is present. Must run as root;
 # outside CI a non-root run only explains what is missing and skips.
 # Called by scripts/ensure-deps.sh. Progress goes to stderr.
@@ -24,6 +25,7 @@ missing=()
 [ -n "$(installed_version libvulkan1)" ] || missing+=(libvulkan1)
 mesa_is_recent || missing+=("mesa-vulkan-drivers>=25 (bookworm-backports)")
 [ -n "$(installed_version chromium)" ] || missing+=(chromium)
+[ -n "$(installed_version fortunes)" ] || missing+=(fortunes)
 
 if [ "${#missing[@]}" -eq 0 ]; then
   exit 0
@@ -113,4 +115,8 @@ if [ -z "$(installed_version chromium)" ]; then
   log "installing chromium"
   apt-get install -y -qq --no-install-recommends chromium >&2
 fi
-log "system packages ready: libvulkan1 $(installed_version libvulkan1), mesa-vulkan-drivers $(installed_version mesa-vulkan-drivers), chromium $(installed_version chromium)"
+if [ -z "$(installed_version fortunes)" ]; then
+  log "installing fortunes (the demo's pretraining corpus)"
+  apt-get install -y -qq --no-install-recommends fortunes >&2
+fi
+log "system packages ready: libvulkan1 $(installed_version libvulkan1), mesa-vulkan-drivers $(installed_version mesa-vulkan-drivers), chromium $(installed_version chromium), fortunes $(installed_version fortunes)"

@@ -32,9 +32,9 @@ describe('generation with a static KV cache', () => {
     });
   }
 
-  it('padding positions past the cache end are clamped (prompt chunk overhanging the cache)', async () => {
+  it('a last prefill chunk that would overhang the cache overlaps the chunk before instead', async () => {
     const { model, weights } = sharpModel('llama-tiny');
-    // Cache 8, chunks of 5: the second chunk holds prompt tokens 5..5 and padding at positions 6..9 (8 and 9 clamp to 7).
+    // Cache 8, chunks of 5, prompt 6: the second chunk runs slots 1..5, recomputing 1..4 (same keys and values).
     const gen = await Generator.create(model, weights, { backend, maxLength: 8, prefillLength: 5 });
     const cached = await gen.generate(prompt, { maxNewTokens: 5 });
     gen.dispose();

@@ -65,10 +65,15 @@ describe('applyAdapters: targets and config', () => {
   });
 
   it('layers_to_transform keeps only the listed layer indices; an init it cannot do fails at initialisation only', () => {
+    // PEFT reads the index from `.<name>.<N>.` inside the path: model.layers.N.proj.
+    const adopt = (parent: TinyNet, name: string, child: TinyNet) => (parent as unknown as { addModule(n: string, m: TinyNet): void }).addModule(name, child);
     const net = new TinyNet({});
-    const layers = new TinyNet({ '0': new Linear(4, 4), '1': new Linear(4, 4), '2': new Linear(4, 4) });
-    (net as unknown as { addModule(n: string, m: TinyNet): void }).addModule('layers', layers);
-    expect(applyAdapters(net, { target_modules: 'all-linear', layers_to_transform: [0, 2] }).layers).toEqual(['layers.0', 'layers.2']);
+    const trunk = new TinyNet({});
+    const layers = new TinyNet({});
+    for (const i of ['0', '1', '2']) adopt(layers, i, new TinyNet({ proj: new Linear(4, 4) }));
+    adopt(trunk, 'layers', layers);
+    adopt(net, 'model', trunk);
+    expect(applyAdapters(net, { target_modules: 'all-linear', layers_to_transform: [0, 2] }).layers).toEqual(['model.layers.0.proj', 'model.layers.2.proj']);
     const m = new TinyLM(7, 8);
     applyAdapters(m, { target_modules: ['q_proj'], init_lora_weights: 'loftq' });
     expect(() => initialAdapterState(m, m.randomWeights(1))).toThrow(/'loftq' is not supported for initialisation/);

@@ -1,9 +1,10 @@
 import type { Module } from '@lowrank/core';
 import { isLinearLike, specOf } from './base-layer.js';
-import { adapterHyperparams, inTransformedLayer, matchesModules, resolveLoraConfig, type LoraConfig, type ResolvedLoraConfig } from './config.js';
-import { AdapterNameError, TargetModulesNotFoundError } from './errors.js';
+import { adapterHyperparams, matchesModules, resolveLoraConfig, type LoraConfig, type ResolvedLoraConfig } from './config.js';
+import { AdapterConfigError, AdapterNameError, TargetModulesNotFoundError } from './errors.js';
 import { LoraLayer } from './lora/lora-layer.js';
 import { DEFAULT_ADAPTER } from './lora/naming.js';
+import { isModuleToSave, selectsModule } from './target-selection.js';
 
 /** What applyAdapters did. */
 export interface AppliedAdapter {
@@ -11,6 +12,8 @@ export interface AppliedAdapter {
   readonly config: ResolvedLoraConfig;
   /** Paths of the adapted layers, in model order. */
   readonly layers: readonly string[];
+  /** Paths of the modules trained in full and saved with the adapter (modules_to_save), in model order. */
+  readonly modulesToSave: readonly string[];
   /** Things a user should know (a fan_in_fan_out the layer's layout overrode, ...). */
   readonly notices: readonly string[];
 }
@@ -44,18 +47,33 @@ function linearLayers(model: Module): Module[] {
   return out;
 }
 
+/** PEFT's default targets for the model types lowrank builds: q_proj and v_proj (LLaMA, Qwen, Mistral, Gemma), qkv_proj (Phi-3), c_attn (GPT-2). */
 function defaultTargets(paths: readonly string[]): readonly string[] {
-  for (const set of [['q_proj', 'v_proj'], ['c_attn']]) if (paths.some((p) => matchesModules(p, set))) return set;
+  for (const set of [['q_proj', 'v_proj'], ['qkv_proj'], ['c_attn']]) if (paths.some((p) => matchesModules(p, set))) return set;
   return ['q_proj', 'v_proj'];
 }
 
+/** The model's output layer, which 'all-linear' leaves out (transformers' get_output_embeddings: a root `lm_head`). */
+const isOutputLayer = (path: string): boolean => path === 'lm_head';
+
 /** Whether a module path is a target of the config (PEFT's check_target_module_exists). */
 export function isTarget(config: ResolvedLoraConfig, path: string, allPaths: readonly string[]): boolean {
-  if (config.exclude_modules !== null && matchesModules(path, config.exclude_modules)) return false;
-  if (!inTransformedLayer(config, path)) return false;
-  const targets = config.target_modules ?? defaultTargets(allPaths);
-  if (targets === 'all-linear') return path.split('.').pop() !== 'lm_head';
-  return matchesModules(path, targets);
+  return selectsModule({ ...config, target_modules: config.target_modules ?? defaultTargets(allPaths) }, path, isOutputLayer(path));
+}
+
+/**
+ * The modules a config trains in full (modules_to_save), as paths relative to
+ * the model: every module whose path ends with an entry, outermost only.
+ */
+export function modulesToSave(model: Module, config: Pick<ResolvedLoraConfig, 'modules_to_save'>): string[] {
+  if (!config.modules_to_save) return [];
+  const out: string[] = [];
+  for (const m of model.modules()) {
+    const rel = relativePath(model, m);
+    if (m === model || !isModuleToSave(rel, config.modules_to_save) || out.some((p) => rel.startsWith(`${p}.`))) continue;
+    out.push(rel);
+  }
+  return out;
 }
 
 /**
@@ -72,10 +90,16 @@ export function applyAdapters(model: Module, config: LoraConfig, adapterName: st
   const candidates = linearLayers(model);
   const paths = candidates.map((m) => relativePath(model, m));
   const chosen = candidates.filter((_, i) => isTarget(resolved, paths[i], paths));
+  const saved = modulesToSave(model, resolved);
   if (chosen.length === 0) throw new TargetModulesNotFoundError(JSON.stringify(resolved.target_modules ?? defaultTargets(paths)), paths);
+  if (resolved.modules_to_save && saved.length === 0) {
+    const names = [...model.modules()].map((m) => relativePath(model, m)).filter((p) => p && !/\.\d+(\.|$)/.test(p));
+    throw new AdapterConfigError('modules_to_save', `${JSON.stringify(resolved.modules_to_save)} matched no module of the model (a module matches when its path ends with an entry); modules include: ${names.slice(0, 12).join(', ')}`);
+  }
   const notices: string[] = [];
-  // PEFT freezes the whole base model before injecting adapters.
+  // PEFT freezes the whole base model before injecting adapters; modules_to_save are then trained in full.
   if (known.size === 0) model.setTrainable(false);
+  for (const path of saved) model.getSubmodule(path).setTrainable(true);
   const layers: string[] = [];
   for (const m of chosen) {
     const rel = relativePath(model, m);
@@ -96,7 +120,7 @@ export function applyAdapters(model: Module, config: LoraConfig, adapterName: st
   known.set(adapterName, resolved);
   configs.set(model, known);
   setActiveAdapters(model, [adapterName]);
-  return { name: adapterName, config: resolved, layers, notices };
+  return { name: adapterName, config: resolved, layers, modulesToSave: saved, notices };
 }
 
 /**

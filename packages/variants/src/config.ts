@@ -1,4 +1,7 @@
 import { AdapterConfigError } from './errors.js';
+import { compilePattern, fullMatch, patternKey, pythonRegexSource } from './target-selection.js';
+
+export { matchesModules, patternKey } from './target-selection.js';
 
 /** How adapter weights start: PEFT's `init_lora_weights`. */
 export type InitLoraWeights = boolean | 'gaussian' | 'pissa' | `pissa_niter_${number}` | (string & {});
@@ -15,8 +18,9 @@ export interface LoraConfig {
   /**
    * Which linear layers get an adapter: a list of names (a module matches when its
    * path equals a name or ends with `.name`), a regular expression matched against the
-   * whole path, or 'all-linear' (every linear layer except the output layer lm_head).
-   * Default: q_proj and v_proj where present, else c_attn (PEFT's defaults for LLaMA and GPT-2).
+   * whole path (Python's re.fullmatch), or 'all-linear' (every linear layer except the
+   * output layer lm_head). Default: q_proj and v_proj where present, else qkv_proj
+   * (Phi-3), else c_attn (GPT-2): PEFT's defaults for those model types.
    */
   target_modules?: readonly string[] | string | null;
   /** Modules never adapted (same matching rules as target_modules). */
@@ -27,7 +31,7 @@ export interface LoraConfig {
   /** true: kaiming-uniform A and zero B; 'gaussian': normal A (std 1/r), zero B; 'pissa': principal singular vectors of W; false: random A and B (tests). */
   init_lora_weights?: InitLoraWeights;
   use_dora?: boolean;
-  /** Rank per module: keys are patterns matched at the end of the module path. */
+  /** Rank per module: keys are regexes matched at the end of the module path at a dot boundary; the first matching key wins. */
   rank_pattern?: Readonly<Record<string, number>>;
   /** Alpha per module, matched like rank_pattern. */
   alpha_pattern?: Readonly<Record<string, number>>;
@@ -35,10 +39,16 @@ export interface LoraConfig {
   fan_in_fan_out?: boolean;
   /** Only 'none' is supported: biases stay frozen. */
   bias?: 'none' | 'all' | 'lora_only';
-  /** Only adapt layers with these indices (the number after `.<layers_pattern>.` in the path). */
+  /**
+   * Only adapt layers with these indices, read from the path as PEFT does (the
+   * number after `.<layers_pattern>.`, by default after the last `.<name>.`).
+   * Applies to list targets and 'all-linear', not to a regex target (PEFT's rule).
+   */
   layers_to_transform?: readonly number[] | number | null;
-  /** Name(s) of the layer list in module paths (default: any of layers, h, blocks). */
+  /** Name(s) (regexes) of the layer list in module paths, for layers_to_transform. */
   layers_pattern?: readonly string[] | string | null;
+  /** Modules trained in full and saved with the adapter (PEFT's modules_to_save: a path ending with an entry). */
+  modules_to_save?: readonly string[] | null;
 }
 
 /** A LoraConfig with every default filled in. */
@@ -57,6 +67,24 @@ export interface ResolvedLoraConfig {
   readonly bias: 'none';
   readonly layers_to_transform: readonly number[] | null;
   readonly layers_pattern: readonly string[] | null;
+  readonly modules_to_save: readonly string[] | null;
+}
+
+const listOf = (v: readonly string[] | string | null | undefined): readonly string[] | null =>
+  v === undefined || v === null ? null : typeof v === 'string' ? [v] : [...v];
+
+/** Every pattern of the config compiles (a bad regex fails here, naming its field, not mid-selection). */
+function checkPatterns(c: LoraConfig): void {
+  const t = c.target_modules;
+  if (typeof t === 'string' && t.toLowerCase() !== 'all-linear') fullMatch(t, '', 'target_modules');
+  if (typeof c.exclude_modules === 'string') fullMatch(c.exclude_modules, '', 'exclude_modules');
+  for (const k of Object.keys(c.rank_pattern ?? {})) compilePattern(`rank_pattern['${k}']`, pythonRegexSource(k));
+  for (const k of Object.keys(c.alpha_pattern ?? {})) compilePattern(`alpha_pattern['${k}']`, pythonRegexSource(k));
+  for (const p of listOf(c.layers_pattern) ?? []) compilePattern('layers_pattern', pythonRegexSource(p));
+  const layers = c.layers_to_transform;
+  for (const i of layers === undefined || layers === null ? [] : typeof layers === 'number' ? [layers] : layers) {
+    if (!(Number.isInteger(i) && i >= 0)) throw new AdapterConfigError('layers_to_transform', `must hold layer indices (integers >= 0), got ${JSON.stringify(layers)}`);
+  }
 }
 
 export function resolveLoraConfig(c: LoraConfig): ResolvedLoraConfig {
@@ -74,6 +102,7 @@ export function resolveLoraConfig(c: LoraConfig): ResolvedLoraConfig {
   const init = c.init_lora_weights ?? true;
   const alpha = c.lora_alpha ?? 8;
   if (!Number.isFinite(alpha)) throw new AdapterConfigError('lora_alpha', `must be a number, got ${alpha}`);
+  checkPatterns(c);
   return {
     r,
     lora_alpha: alpha,
@@ -88,36 +117,15 @@ export function resolveLoraConfig(c: LoraConfig): ResolvedLoraConfig {
     fan_in_fan_out: c.fan_in_fan_out ?? false,
     bias: 'none',
     layers_to_transform: c.layers_to_transform === undefined || c.layers_to_transform === null ? null : typeof c.layers_to_transform === 'number' ? [c.layers_to_transform] : [...c.layers_to_transform],
-    layers_pattern: c.layers_pattern === undefined || c.layers_pattern === null ? null : typeof c.layers_pattern === 'string' ? [c.layers_pattern] : [...c.layers_pattern],
+    layers_pattern: listOf(c.layers_pattern),
+    modules_to_save: listOf(c.modules_to_save),
   };
-}
-
-/** Whether `path` is inside one of the layers `layers_to_transform` keeps (PEFT's layer filter). */
-export function inTransformedLayer(c: ResolvedLoraConfig, path: string): boolean {
-  if (c.layers_to_transform === null) return true;
-  const patterns = c.layers_pattern ?? ['layers', 'h', 'blocks', 'layer'];
-  for (const p of patterns) {
-    const m = new RegExp(`(?:^|\\.)${p}\\.(\\d+)(?:\\.|$)`).exec(path);
-    if (m) return c.layers_to_transform.includes(Number(m[1]));
-  }
-  return false;
-}
-
-/** PEFT's module matching: a list matches by name or dotted suffix, a string is a full-match regex. */
-export function matchesModules(path: string, spec: readonly string[] | string): boolean {
-  if (typeof spec === 'string') return new RegExp(`^(?:${spec})$`).test(path);
-  return spec.some((t) => path === t || path.endsWith(`.${t}`));
-}
-
-/** The rank_pattern / alpha_pattern key that applies to a module path, if any. */
-export function patternKey(keys: readonly string[], path: string): string | undefined {
-  return keys.find((k) => new RegExp(`^(?:.*\\.)?(?:${k})$`).test(path));
 }
 
 /** Rank, alpha and scale of the adapter on the module at `path`. */
 export function adapterHyperparams(c: ResolvedLoraConfig, path: string): { r: number; alpha: number; scaling: number } {
-  const rk = patternKey(Object.keys(c.rank_pattern), path);
-  const ak = patternKey(Object.keys(c.alpha_pattern), path);
+  const rk = patternKey(Object.keys(c.rank_pattern), path, 'rank_pattern');
+  const ak = patternKey(Object.keys(c.alpha_pattern), path, 'alpha_pattern');
   const r = rk !== undefined ? c.rank_pattern[rk] : c.r;
   const alpha = ak !== undefined ? c.alpha_pattern[ak] : c.lora_alpha;
   return { r, alpha, scaling: c.use_rslora ? alpha / Math.sqrt(r) : alpha / r };

@@ -1,5 +1,6 @@
 export * from './errors.js';
 export { resolveLoraConfig, matchesModules, patternKey, adapterHyperparams, type LoraConfig, type ResolvedLoraConfig, type InitLoraWeights } from './config.js';
+export { selectsModule, layerIndexOf, fullMatch, pythonRegexSource, isModuleToSave, type TargetRules } from './target-selection.js';
 export {
   applyAdapters,
   setActiveAdapters,
@@ -8,6 +9,7 @@ export {
   adapterConfigs,
   loraLayers,
   isTarget,
+  modulesToSave,
   type AppliedAdapter,
 } from './apply.js';
 export { LoraLayer, loraPath, type LayerAdapter } from './lora/lora-layer.js';

@@ -8,7 +8,20 @@ export type BackendName = (typeof BACKENDS)[number];
 
 const model: OptionSpec = { name: 'model', arg: 'DIR|PRESET', kind: { type: 'string' }, required: true, description: 'Hugging Face model directory, or a preset name (llama-tiny, gpt2-tiny)' };
 const adapter: OptionSpec = { name: 'adapter', arg: 'DIR', kind: { type: 'string' }, description: 'PEFT adapter directory to start from / apply' };
-const data: OptionSpec = { name: 'data', arg: 'FILE', kind: { type: 'string' }, required: true, description: 'JSONL ({"text"} | {"prompt","completion"} | {"input_ids"[,"labels"]}) or plain text file' };
+const data: OptionSpec = {
+  name: 'data',
+  arg: 'FILE',
+  kind: { type: 'string' },
+  required: true,
+  description: 'JSONL, format detected per row ({"messages":[{"role","content"},...]} rendered with the model\'s chat template | {"prompt","completion"} | {"text"} | {"input_ids"[,"labels"]}) or plain text file',
+};
+const trainOn: OptionSpec = {
+  name: 'train-on',
+  arg: 'WHICH',
+  kind: { type: 'enum', values: ['assistant', 'all'] },
+  default: 'assistant',
+  description: 'tokens that carry the loss: assistant (assistant turns of {"messages"} rows, the completion of {"prompt","completion"} rows) or all',
+};
 const backend: OptionSpec = { name: 'backend', arg: 'NAME', kind: { type: 'enum', values: BACKENDS }, default: 'cpu', description: `execution backend: ${BACKENDS.join('|')} (reference: float64, slow, exact)` };
 const batchSize: OptionSpec = { name: 'batch-size', arg: 'N', kind: { type: 'int', min: 1 }, default: 8, description: 'sequences per batch' };
 const seqLen: OptionSpec = { name: 'seq-len', arg: 'N', kind: { type: 'int', min: 2 }, default: 64, description: 'tokens per sequence' };
@@ -22,7 +35,7 @@ const target: OptionSpec = {
   name: 'target',
   arg: 'LIST',
   kind: { type: 'list' },
-  description: "comma-separated module names to adapt, or all-linear (default: PEFT's choice, q_proj,v_proj for LLaMA, c_attn for GPT-2)",
+  description: "comma-separated module names to adapt, all-linear, or one regex matched against the whole module path (default: PEFT's choice, q_proj,v_proj for LLaMA-like models, qkv_proj for Phi-3, c_attn for GPT-2)",
 };
 const checkpointing: OptionSpec = {
   name: 'checkpointing',
@@ -54,6 +67,7 @@ export const TRAIN_OPTIONS: readonly OptionSpec[] = [
   { name: 'max-grad-norm', arg: 'X', kind: { type: 'number', min: 0 }, default: 1, description: 'clip the global gradient norm (0: off)' },
   seqLen,
   layout,
+  trainOn,
   backend,
   checkpointing,
   seed,
@@ -65,12 +79,15 @@ export const TRAIN_OPTIONS: readonly OptionSpec[] = [
   json,
 ];
 
-export const EVAL_OPTIONS: readonly OptionSpec[] = [model, adapter, data, batchSize, seqLen, layout, backend, json];
+export const EVAL_OPTIONS: readonly OptionSpec[] = [model, adapter, data, batchSize, seqLen, layout, trainOn, backend, json];
 
 export const GENERATE_OPTIONS: readonly OptionSpec[] = [
   model,
   adapter,
-  { name: 'prompt', arg: 'TEXT', kind: { type: 'string' }, required: true, description: 'text to continue' },
+  { name: 'prompt', arg: 'TEXT', kind: { type: 'string' }, description: 'text to continue (with --chat: the user message); or give --prompts-file' },
+  { name: 'prompts-file', arg: 'FILE', kind: { type: 'string' }, description: 'one prompt per line, generated together as one left-padded batch (row i samples with --seed + i)' },
+  { name: 'chat', kind: { type: 'bool' }, default: false, description: "render --prompt as a user turn with the model's chat template (add_generation_prompt) and stop at its end of turn" },
+  { name: 'system', arg: 'TEXT', kind: { type: 'string' }, description: 'system prompt for --chat' },
   { name: 'max-new-tokens', arg: 'N', kind: { type: 'int', min: 1 }, default: 32, description: 'tokens to generate' },
   { name: 'temperature', arg: 'X', kind: { type: 'number', min: 0 }, default: 0, description: 'sampling temperature (0: greedy)' },
   { name: 'top-k', arg: 'N', kind: { type: 'int', min: 0 }, default: 0, description: 'keep the k most likely tokens (0: all)' },

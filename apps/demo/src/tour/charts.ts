@@ -74,6 +74,44 @@ export function policyStepTimeSpec(points: readonly PolicyPoint[]): TopLevelSpec
   };
 }
 
+/** Exact-match accuracy on the held-out prompts before and after fine-tuning, one pair of bars per method. */
+export function accuracyByMethodSpec(rows: readonly { method: string; accuracyBefore: number; accuracyAfter: number }[]): TopLevelSpec {
+  const values = rows.flatMap((r) => [
+    { method: r.method, when: 'before (base)', accuracy: r.accuracyBefore },
+    { method: r.method, when: 'after fine-tuning', accuracy: r.accuracyAfter },
+  ]);
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: 'Exact match on held-out prompts (greedy decoding)',
+    width: WIDTH,
+    height: HEIGHT,
+    data: { values },
+    mark: 'bar',
+    encoding: {
+      y: { field: 'method', type: 'nominal', sort: null, title: null },
+      yOffset: { field: 'when', type: 'nominal', sort: ['before (base)', 'after fine-tuning'] },
+      x: { field: 'accuracy', type: 'quantitative', title: 'exact-match accuracy', scale: { domain: [0, 1] } },
+      color: { field: 'when', type: 'nominal', sort: ['before (base)', 'after fine-tuning'], title: null },
+    },
+  };
+}
+
+/** Exact-match accuracy against the rank used at inference (DyLoRA: one adapter, evaluated at several ranks). */
+export function rankAccuracySpec(points: readonly { rank: number; accuracy: number }[]): TopLevelSpec {
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: 'DyLoRA: exact match by rank',
+    width: WIDTH,
+    height: HEIGHT,
+    data: { values: points.map((p) => ({ rank: p.rank, accuracy: p.accuracy })) },
+    mark: { type: 'line', point: true },
+    encoding: {
+      x: { field: 'rank', type: 'ordinal', title: 'rank at inference', axis: { labelAngle: 0 } },
+      y: { field: 'accuracy', type: 'quantitative', title: 'exact-match accuracy', scale: { domain: [0, 1] } },
+    },
+  };
+}
+
 /** Held-out loss against the rank used at inference (DyLoRA: one adapter, evaluated at several ranks). */
 export function rankSweepSpec(points: readonly { rank: number; heldOut: number }[]): TopLevelSpec {
   return {
@@ -81,7 +119,7 @@ export function rankSweepSpec(points: readonly { rank: number; heldOut: number }
     title: 'DyLoRA rank sweep',
     width: WIDTH,
     height: HEIGHT,
-    data: { values: points.map((p) => ({ ...p })) },
+    data: { values: points.map((p) => ({ rank: p.rank, heldOut: p.heldOut })) },
     mark: { type: 'line', point: true },
     encoding: {
       x: { field: 'rank', type: 'ordinal', title: 'rank at inference', axis: { labelAngle: 0 } },

@@ -1,10 +1,11 @@
-// Merging two adapters: each learns half of the task's pairs; the merged adapter is scored on all of them.
+// Merging two adapters: each learned a different task; the merged adapter is scored on both tasks.
 import type { Backend, HostTensor } from '@lowrank/core';
 import { addWeightedAdapter, adapterLocalName, applyAdapters, DEFAULT_ADAPTER, setActiveAdapters, setAdapterTraining, type AdapterTensor } from '@lowrank/variants';
-import { loadBaseModel } from '../cli/runtime/base-model.js';
+import type { BaseModel } from '../cli/runtime/base-model.js';
+import { accuracyOf, GreedyDecoder } from './accuracy.js';
 import { heldOutLoss } from './evaluate.js';
 import type { TaskData } from './task.js';
-import { ALL_LINEAR, BASE_MODEL, type MethodResult } from './train-method.js';
+import { ALL_LINEAR, type MethodResult } from './train-method.js';
 
 const KINDS: readonly AdapterTensor[] = ['lora_A', 'lora_B'];
 
@@ -20,15 +21,30 @@ function renameAdapter(trained: Readonly<Record<string, HostTensor>>, name: stri
 }
 
 export interface MergeOutcome {
+  /** Held-out loss on both tasks' prompts together. */
   readonly heldOutAfter: number;
+  /** Exact-match accuracy of the merged adapter on each task's held-out prompts (in the order given). */
+  readonly accuracy: readonly number[];
   readonly rank: number;
   readonly adapterBytes: number;
   readonly trainableParams: number;
 }
 
-/** Concatenates the two trained LoRA adapters (PEFT's `cat` combination, weights 1 and 1) and evaluates the result. */
-export async function mergeTwoAdapters(backend: Backend, first: MethodResult, second: MethodResult, rank: number, task: TaskData, batchSize: number): Promise<MergeOutcome> {
-  const base = await loadBaseModel(BASE_MODEL);
+/**
+ * Concatenates the two trained LoRA adapters (PEFT's `cat` combination, weights 1 and 1) and evaluates the
+ * result on each task and, for the loss, on `both` (the two tasks' held-out sets together).
+ */
+export async function mergeTwoAdapters(
+  backend: Backend,
+  loadBase: () => Promise<BaseModel>,
+  first: MethodResult,
+  second: MethodResult,
+  rank: number,
+  tasks: readonly TaskData[],
+  both: TaskData,
+  batchSize: number,
+): Promise<MergeOutcome> {
+  const base = await loadBase();
   const config = { r: rank, lora_alpha: 2 * rank, target_modules: [...ALL_LINEAR], lora_dropout: 0 };
   applyAdapters(base.model, config, 'first');
   applyAdapters(base.model, config, 'second');
@@ -39,6 +55,15 @@ export async function mergeTwoAdapters(backend: Backend, first: MethodResult, se
   setAdapterTraining(base.model, false);
   let trainableParams = 0;
   for (const [n, t] of merged.weights) if (n.includes('.merged.')) trainableParams += t.shape.reduce((a, b) => a * b, 1);
-  const loss = await heldOutLoss(backend, base.model, Object.fromEntries(merged.weights), task.heldOut, batchSize, task.seqLen);
-  return { heldOutAfter: loss, rank: merged.rank, adapterBytes: 4 * trainableParams, trainableParams };
+  const values = Object.fromEntries(merged.weights);
+  const loss = await heldOutLoss(backend, base.model, values, both.heldOut, batchSize, both.seqLen);
+  const decoder = await GreedyDecoder.create(backend, base.model, base.tokenizer, both.decodeBatch, both.decodeLength);
+  try {
+    await decoder.setParameters(values);
+    const accuracy: number[] = [];
+    for (const t of tasks) accuracy.push(accuracyOf(await decoder.exactMatch(t.heldOutExamples)));
+    return { heldOutAfter: loss, accuracy, rank: merged.rank, adapterBytes: 4 * trainableParams, trainableParams };
+  } finally {
+    decoder.dispose();
+  }
 }

@@ -1,13 +1,15 @@
 // One fine-tuning run of one method: the unit the terminal tour and the web page both drive.
 import { Trainer, type Backend, type CheckpointPolicy, type ForwardGraph, type HostTensor, type StepHook, type StepMetrics } from '@lowrank/core';
 import { evalBatches, ShuffledBatchStream } from '@lowrank/models';
+import type { ResolvedLoraConfig } from '@lowrank/variants';
 import type { VariantName } from '../cli/command-options.js';
 import { adaptModel } from '../cli/runtime/adapters.js';
-import { loadBaseModel, type BaseModel } from '../cli/runtime/base-model.js';
+import type { BaseModel } from '../cli/runtime/base-model.js';
 import { lmLossBuilder } from '../cli/runtime/lm-graph.js';
+import { GreedyDecoder, type ExactMatch } from './accuracy.js';
+import { peakRssSampler } from './rss.js';
 import type { TaskData } from './task.js';
 
-export const BASE_MODEL = 'llama-tiny';
 export const ALL_LINEAR: readonly string[] = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'];
 
 export interface MethodSettings {
@@ -32,6 +34,10 @@ export interface AdapterSetup {
   extendLoss?(forward: ForwardGraph): ForwardGraph;
   /** The method's hooks read gradients (AdaLoRA's importance scores). */
   readonly exposeGradients?: boolean;
+  /** The LoRA config a PEFT adapter_config.json records (LoRA, DoRA, QLoRA). */
+  readonly config?: ResolvedLoraConfig;
+  /** Writes the trained adapter as a PEFT directory (methods `lowrank train` also offers). */
+  saveAdapter?(dir: string, trained: Readonly<Record<string, HostTensor>>): Promise<void>;
 }
 
 /** Inserts the adapters of a method into a freshly built base model. */
@@ -39,6 +45,13 @@ export type AdapterFactory = (base: BaseModel, s: MethodSettings) => Promise<Ada
 
 /** LoRA, DoRA and QLoRA, exactly as `lowrank train` inserts them. */
 export const cliAdapters: AdapterFactory = (base, s) => adaptModel(base, { variant: s.variant, r: s.rank, alpha: 2 * s.rank, dropout: 0, targets: ALL_LINEAR, seed: s.seed });
+
+/** Where a run happens: the backend, the task, and a fresh copy of the base model for each method. */
+export interface MethodRun {
+  readonly backend: Backend;
+  readonly task: TaskData;
+  readonly loadBase: () => Promise<BaseModel>;
+}
 
 export interface MethodResult {
   readonly trainableParams: number;
@@ -50,8 +63,15 @@ export interface MethodResult {
   readonly measuredPeakBytes: number;
   /** Median step time after the first step (which includes compilation); the median resists a busy machine's stalls. */
   readonly stepMs: number;
+  /** Highest resident set size sampled during the run (each step and evaluation), bytes; see rss.ts. */
+  readonly peakRssBytes: number;
+  /** Resident set size when the run started, bytes (the peak's baseline). */
+  readonly startRssBytes: number;
   readonly heldOutBefore: number;
   readonly heldOutAfter: number;
+  /** Greedy answers to the held-out prompts before training (the adapter is the identity then) and after. */
+  readonly matchBefore: ExactMatch;
+  readonly matchAfter: ExactMatch;
   readonly losses: readonly number[];
   readonly trained: Readonly<Record<string, HostTensor>>;
   readonly base: BaseModel;
@@ -61,13 +81,31 @@ export interface MethodResult {
 export interface MethodCallbacks {
   onStep?(m: StepMetrics, total: number): void;
   /** Runs after training, before the trainer is disposed (DyLoRA evaluates several ranks here). */
-  afterTraining?(trainer: Trainer): Promise<void>;
+  afterTraining?(trainer: Trainer, decoder: MethodDecoder): Promise<void>;
+}
+
+/** Greedy answers of the method's model with given values (the trained values by default). */
+export type MethodDecoder = (values?: Readonly<Record<string, HostTensor>>) => Promise<ExactMatch>;
+
+/** Extra feeds a method's hooks give evaluation runs (DyLoRA's rank, AdaLoRA's masks). */
+function hookEvalFeeds(hooks: readonly StepHook[]): Record<string, HostTensor> {
+  return Object.assign({}, ...hooks.map((h) => h.evalFeeds?.() ?? {})) as Record<string, HostTensor>;
 }
 
 /** Fine-tunes a fresh copy of the base model with one method and measures it. */
-export async function trainMethod(backend: Backend, task: TaskData, s: MethodSettings, cb: MethodCallbacks = {}, adapters: AdapterFactory = cliAdapters): Promise<MethodResult> {
-  const base = await loadBaseModel(BASE_MODEL);
+export async function trainMethod(run: MethodRun, s: MethodSettings, cb: MethodCallbacks = {}, adapters: AdapterFactory = cliAdapters): Promise<MethodResult> {
+  const { backend, task } = run;
+  const rss = peakRssSampler();
+  const base = await run.loadBase();
   const adapted = await adapters(base, s);
+  adapted.setTraining(false);
+  const decoder = await GreedyDecoder.create(backend, base.model, base.tokenizer, task.decodeBatch, task.decodeLength);
+  const answer: MethodDecoder = async (values = adapted.values) => {
+    await decoder.setParameters(values);
+    const m = await decoder.exactMatch(task.heldOutExamples, hookEvalFeeds(adapted.hooks));
+    rss.sample();
+    return m;
+  };
   const lmLoss = lmLossBuilder(base.model, s.batchSize, task.seqLen, (t) => adapted.setTraining(t));
   const heldOut = evalBatches(task.heldOut, s.batchSize);
   const trainer = await Trainer.create({
@@ -91,6 +129,7 @@ export async function trainMethod(backend: Backend, task: TaskData, s: MethodSet
     checkpointing: s.checkpointing,
   });
   try {
+    const matchBefore = await answer();
     const before = (await trainer.evaluate()).loss;
     const losses: number[] = [];
     const stepMs: number[] = [];
@@ -101,13 +140,15 @@ export async function trainMethod(backend: Backend, task: TaskData, s: MethodSet
       losses.push(m.loss);
       stepMs.push(m.stepMs);
       measuredPeak = Math.max(measuredPeak, m.measuredPeakBytes);
+      rss.sample();
       if (m.plannedPeakBytes !== undefined) plannedPeak = m.plannedPeakBytes;
       cb.onStep?.(m, s.steps);
     });
     await trainer.run();
-    await cb.afterTraining?.(trainer);
-    const after = (await trainer.evaluate()).loss;
     const trained = await trainer.trainableValues();
+    await cb.afterTraining?.(trainer, (values = { ...adapted.values, ...trained }) => answer(values));
+    const after = (await trainer.evaluate()).loss;
+    const matchAfter = await answer({ ...adapted.values, ...trained });
     const trainable = new Set(adapted.trainable);
     let trainableParams = 0;
     let adapterBytes = 0;
@@ -127,8 +168,12 @@ export async function trainMethod(backend: Backend, task: TaskData, s: MethodSet
       plannedPeakBytes: plannedPeak,
       measuredPeakBytes: measuredPeak,
       stepMs: steady.length ? steady[Math.floor(steady.length / 2)] : NaN,
+      peakRssBytes: rss.peak(),
+      startRssBytes: rss.start,
       heldOutBefore: before,
       heldOutAfter: after,
+      matchBefore,
+      matchAfter,
       losses,
       trained,
       base,
@@ -136,5 +181,6 @@ export async function trainMethod(backend: Backend, task: TaskData, s: MethodSet
     };
   } finally {
     trainer.dispose();
+    decoder.dispose();
   }
 }

@@ -1,6 +1,6 @@
 import { GraphError } from '../errors.js';
 import type { Graph } from '../graph/graph.js';
-import { ancestors, descendants, schedule } from '../graph/schedule.js';
+import { ancestors, creationIndex, descendants, schedule } from '../graph/schedule.js';
 import type { Tensor } from '../graph/tensor.js';
 import { zeros } from '../ops/creation.js';
 import { add, cast } from '../ops/elementwise.js';
@@ -43,13 +43,30 @@ export function gradTrainable(loss: Tensor): Map<string, Tensor> {
   return new Map(params.map((p, i) => [p.name, grads[i]]));
 }
 
-function backprop(graph: Graph, outputs: readonly Tensor[], cotangents: readonly Tensor[], wrt: readonly Tensor[]): Map<string, Tensor> {
+/**
+ * `since`: differentiate only through nodes created at or after this creation
+ * index (a composite's freshly traced expansion). Without it the whole graph is
+ * walked; with it the walk stays inside the expansion, so differentiating every
+ * composite of a deep model costs O(size of the expansions), not O(graph) each.
+ */
+function backprop(graph: Graph, outputs: readonly Tensor[], cotangents: readonly Tensor[], wrt: readonly Tensor[], since?: number): Map<string, Tensor> {
   const wrtIds = new Set(wrt.map((w) => w.id));
-  const reach = descendants(graph, [...wrtIds]);
   const outIds = outputs.map((o) => o.id);
-  const needed = ancestors(graph, outIds);
+  let reach: Set<string>;
+  let needed: Set<string>;
+  let order: string[];
+  if (since === undefined) {
+    reach = descendants(graph, [...wrtIds]);
+    needed = ancestors(graph, outIds);
+    order = schedule(graph, outIds).filter((id) => reach.has(id) && needed.has(id)).reverse();
+  } else {
+    const local = (id: string) => wrtIds.has(id) || creationIndex(id) >= since;
+    reach = descendants(graph, [...wrtIds], local);
+    needed = ancestors(graph, outIds, local);
+    // Tracing creates inputs before their consumers, so creation order is topological inside an expansion.
+    order = [...needed].filter((id) => reach.has(id)).sort((a, b) => creationIndex(b) - creationIndex(a));
+  }
   const onPath = (id: string) => reach.has(id) && needed.has(id);
-  const order = schedule(graph, outIds).filter(onPath).reverse();
 
   const cot = new Map<string, Tensor>();
   const accumulate = (id: string, g: Tensor) => {
@@ -98,8 +115,9 @@ function compositeVjp(
   needs: readonly boolean[],
 ): (Tensor | null)[] {
   const def = getOp(op);
+  const since = graph.nextCreationIndex;
   const out = def.expand!(inputs, attrs ?? {});
   const wanted = inputs.filter((_, i) => needs[i]);
-  const cot = backprop(graph, [out], [g], wanted);
+  const cot = backprop(graph, [out], [g], wanted, since);
   return inputs.map((t, i) => (needs[i] ? (cot.get(t.id) ?? null) : null));
 }

@@ -44,6 +44,11 @@ export class Graph {
   readonly inputs = new Map<string, InputInfo>();
   readonly outputs = new Map<string, string>();
   private counter = 0;
+
+  /** Creation index the next node will get (node ids are `n<index>`, increasing). */
+  get nextCreationIndex(): number {
+    return this.counter;
+  }
   private scopeStack: string[] = [];
   private segmentStack: string[] = [];
   private backwardDepth = 0;

@@ -77,28 +77,28 @@ export function clearOrderConstraints(graph: Graph): void {
   orderConstraints.delete(graph);
 }
 
-/** Every node that `roots` depend on, roots included. */
-export function ancestors(graph: Graph, roots: readonly string[]): Set<string> {
+/** Every node that `roots` depend on, roots included (only through nodes `within` accepts, when given). */
+export function ancestors(graph: Graph, roots: readonly string[], within?: (id: string) => boolean): Set<string> {
   const seen = new Set<string>();
   const stack = [...roots];
   while (stack.length) {
     const id = stack.pop()!;
     if (seen.has(id)) continue;
     seen.add(id);
-    for (const i of graph.node(id).inputs) if (!seen.has(i)) stack.push(i);
+    for (const i of graph.node(id).inputs) if (!seen.has(i) && (!within || within(i))) stack.push(i);
   }
   return seen;
 }
 
-/** Every node that depends on `roots`, roots included. */
-export function descendants(graph: Graph, roots: readonly string[]): Set<string> {
+/** Every node that depends on `roots`, roots included (only through nodes `within` accepts, when given). */
+export function descendants(graph: Graph, roots: readonly string[], within?: (id: string) => boolean): Set<string> {
   const seen = new Set<string>();
   const stack = [...roots];
   while (stack.length) {
     const id = stack.pop()!;
     if (seen.has(id)) continue;
     seen.add(id);
-    for (const c of graph.consumers(id)) if (!seen.has(c)) stack.push(c);
+    for (const c of graph.consumers(id)) if (!seen.has(c) && (!within || within(c))) stack.push(c);
   }
   return seen;
 }

@@ -6,7 +6,7 @@ import type { LayerKv, LayerKvUpdate } from '../nn/kv-cache.js';
 export interface ForwardInputs {
   /** Token ids, i32 [B, S]. */
   inputIds: Tensor;
-  /** Positions of the S tokens, i32 [S]; default 0..S-1. */
+  /** Positions of the S tokens, i32 [S] or per row [B, S]; default 0..S-1. */
   positions?: Tensor;
   /**
    * A static-length KV cache: per layer k, v [B, KV heads, L, D]. This step's
@@ -48,14 +48,29 @@ export abstract class LanguageModel extends Module {
   get supportsCache(): boolean {
     return !this.isEncoderDecoder;
   }
+  /**
+   * Gemma 2's final_logit_softcapping: forward's logits are already capped
+   * (cap · tanh(z / cap)); a head that computes logits itself must apply it too.
+   */
+  get finalLogitSoftcap(): number | null {
+    return null;
+  }
+  /** Attaches the trunk as `model` and, when given, the output layer as `lm_head` (transformers' layout). */
+  protected addTrunk(model: Module, lmHead?: Module): void {
+    this.addModule('model', model);
+    if (lmHead) this.addModule('lm_head', lmHead);
+  }
 }
 
 /** The given positions, or 0..S-1. */
 export function positionsOf(inputs: ForwardInputs): Tensor {
   const s = inputs.inputIds.shape[1];
   if (inputs.positions) {
-    if (inputs.positions.dtype !== 'i32' || inputs.positions.rank !== 1 || inputs.positions.shape[0] !== s) {
-      throw new GraphError(`positions must be i32 [${s}] (one per token), got ${inputs.positions}`);
+    const p = inputs.positions;
+    // [B, S]: per-row positions (generation of left-padded rows).
+    const perRow = p.rank === 2 && p.shape[0] === inputs.inputIds.shape[0] && p.shape[1] === s;
+    if (p.dtype !== 'i32' || !(perRow || (p.rank === 1 && p.shape[0] === s))) {
+      throw new GraphError(`positions must be i32 [${s}] (one per token) or [batch, ${s}] (one per row and token), got ${inputs.positions}`);
     }
     return inputs.positions;
   }

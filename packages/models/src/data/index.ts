@@ -5,3 +5,6 @@ export * from './sequences.js';
 export * from './shuffle.js';
 export * from './batches.js';
 export * from './load.js';
+export * from './chat-template.js';
+export * from './chat-tokenize.js';
+export * from './examples.js';

@@ -1,12 +1,35 @@
 import { DataFormatError } from './errors.js';
 
+/** One turn of a conversation; fields beyond role and content (name, tool_calls ...) reach the chat template untouched. */
+export interface ChatMessage {
+  readonly role: string;
+  readonly content: string;
+  readonly [field: string]: unknown;
+}
+
 /** One training example as a dataset file states it. */
 export type DataRow =
   | { readonly kind: 'text'; readonly text: string; readonly line: number }
+  /** A conversation; with `promptTurns`, a conversational prompt/completion row whose first turns are the prompt (never trained). */
+  | { readonly kind: 'messages'; readonly messages: readonly ChatMessage[]; readonly promptTurns?: number; readonly line: number }
   | { readonly kind: 'prompt'; readonly prompt: string; readonly completion: string; readonly line: number }
   | { readonly kind: 'tokens'; readonly inputIds: readonly number[]; readonly labels?: readonly number[]; readonly line: number };
 
-const SHAPES = '{"text": string}, {"prompt": string, "completion": string} or {"input_ids": [int, ...], "labels"?: [int, ...]}';
+const SHAPES = '{"messages": [{"role", "content"}, ...]}, {"text": string}, {"prompt": string, "completion": string} or {"input_ids": [int, ...], "labels"?: [int, ...]}';
+
+/** Fields of the other formats: a conversation row that also holds one of them is ambiguous. */
+const OTHER_FORMAT_FIELDS = ['prompt', 'completion', 'text', 'input_ids'];
+
+function messagesFrom(v: unknown, file: string, line: number, field = 'messages'): ChatMessage[] {
+  if (!Array.isArray(v) || v.length === 0) throw new DataFormatError(file, line, `"${field}" must be a non-empty array of {"role": string, "content": string}`);
+  return v.map((m: unknown, i) => {
+    if (typeof m !== 'object' || m === null || Array.isArray(m)) throw new DataFormatError(file, line, `"${field}"[${i}] is ${JSON.stringify(m)}; each message must be an object {"role", "content"}`);
+    const { role, content } = m as Record<string, unknown>;
+    if (typeof role !== 'string' || role === '') throw new DataFormatError(file, line, `"${field}"[${i}].role must be a non-empty string (system, user, assistant ...), got ${JSON.stringify(role)}`);
+    if (typeof content !== 'string') throw new DataFormatError(file, line, `"${field}"[${i}].content must be a string, got ${JSON.stringify(content)}`);
+    return m as ChatMessage;
+  });
+}
 
 function intArray(v: unknown, field: string, file: string, line: number): number[] {
   if (!Array.isArray(v) || v.length === 0) throw new DataFormatError(file, line, `"${field}" must be a non-empty array of integers`);
@@ -24,6 +47,13 @@ export function rowFromJson(value: unknown, file: string, line: number): DataRow
     throw new DataFormatError(file, line, `expected a JSON object, one of ${SHAPES}`);
   }
   const o = value as Record<string, unknown>;
+  if ('messages' in o) {
+    const others = OTHER_FORMAT_FIELDS.filter((k) => k in o);
+    if (others.length > 0) {
+      throw new DataFormatError(file, line, `row has "messages" and also ${others.map((k) => `"${k}"`).join(', ')}; a row holds exactly one format: ${SHAPES}`);
+    }
+    return { kind: 'messages', messages: messagesFrom(o.messages, file, line), line };
+  }
   if ('input_ids' in o) {
     const inputIds = intArray(o.input_ids, 'input_ids', file, line);
     if (o.labels === undefined) return { kind: 'tokens', inputIds, line };
@@ -34,8 +64,13 @@ export function rowFromJson(value: unknown, file: string, line: number): DataRow
     return { kind: 'tokens', inputIds, labels, line };
   }
   if ('prompt' in o || 'completion' in o) {
+    if (Array.isArray(o.prompt) && Array.isArray(o.completion)) {
+      // TRL's conversational prompt/completion: both are lists of turns.
+      const prompt = messagesFrom(o.prompt, file, line, 'prompt');
+      return { kind: 'messages', messages: [...prompt, ...messagesFrom(o.completion, file, line, 'completion')], promptTurns: prompt.length, line };
+    }
     if (typeof o.prompt !== 'string' || typeof o.completion !== 'string') {
-      throw new DataFormatError(file, line, 'a prompt row needs both "prompt" and "completion" as strings');
+      throw new DataFormatError(file, line, 'a prompt row needs both "prompt" and "completion" as strings (or both as lists of {"role", "content"} turns)');
     }
     if (o.completion.length === 0) throw new DataFormatError(file, line, '"completion" is empty, so the row has no token to learn');
     return { kind: 'prompt', prompt: o.prompt, completion: o.completion, line };

@@ -30,6 +30,9 @@ export function tokenizeRow(row: DataRow, tok: DataTokenizer, file = '<data>'): 
   const eos = tok.eosId != null ? [tok.eosId] : [];
   let ids: number[];
   let labels: number[];
+  if (row.kind === 'messages') {
+    throw new DataFormatError(file, row.line, 'a {"messages"} row is rendered with the chat template: tokenize it with tokenizeExamples and a tokenizer that has one');
+  }
   if (row.kind === 'tokens') {
     ids = [...row.inputIds];
     labels = row.labels ? [...row.labels] : [...ids];

@@ -1,14 +1,19 @@
-import { Graph, LowrankError, type Backend, type Executable, type HostTensor } from '@lowrank/core';
+import type { Backend, HostTensor } from '@lowrank/core';
 import type { LanguageModel } from '../architectures/index.js';
-import type { LayerKv } from '../nn/kv-cache.js';
+import { BatchLayout, chunkStarts, lengthBuckets } from './batch-layout.js';
+import { GenerationError } from './errors.js';
+import { HostCache } from './host-cache.js';
 import { sampleToken, seededUniform, validateSampling, type SamplingOptions } from './sampling.js';
+import type { CacheResidency } from './step-graph.js';
+import { StepRunner, type WeightSource } from './step-runner.js';
 
-export class GenerationError extends LowrankError {}
+export { GenerationError };
 
 export interface GenerateOptions extends SamplingOptions {
   maxNewTokens: number;
-  /** Generation ends after emitting one of these (it is included in the output). */
+  /** A row ends after emitting one of these (it is included in its output). */
   stopTokens?: readonly number[];
+  /** Row i of a batch samples from the stream seeded with seed + i (so a batch matches its prompts run one by one with those seeds). */
   seed?: number;
 }
 
@@ -20,64 +25,49 @@ export interface GenerateResult {
 
 export interface GeneratorOptions {
   backend: Backend;
-  /** Cache length L: prompt plus new tokens never exceed it. */
+  /** Cache length L: the longest prompt plus new tokens never exceed it. */
   maxLength: number;
-  /** Tokens per prefill run (prompts are padded to it, longer ones run in chunks). Default min(maxLength, 64). */
+  /** Tokens per prefill run (longer prompts run in chunks). Default min(maxLength, 64). */
   prefillLength?: number;
+  /** Smallest cache length bucket; decode graphs are compiled per power-of-two bucket up to maxLength. Default 128. */
+  minBucket?: number;
+  /** Where the cache lives between steps. Default 'backend' on WebGPU (device-resident state), else 'host' (fed by reference). */
+  residency?: CacheResidency;
 }
 
-const pastName = (i: number, kv: 'k' | 'v') => `past.${i}.${kv}`;
-const newName = (i: number, kv: 'k' | 'v') => `new.${i}.${kv}`;
-
-/**
- * One step graph: S tokens at given positions attend over a length-L cache
- * with their own keys and values written in. It returns only those new keys
- * and values [1, KV, S, D]; the host writes them into its copy of the cache,
- * which is far cheaper than returning the whole cache every token.
- */
-function stepGraph(model: LanguageModel, tokens: number, maxLength: number): Graph {
-  const { layers, kvHeads, headDim } = model.cacheLayout();
-  const g = new Graph();
-  const inputIds = g.input('input_ids', [1, tokens], 'i32');
-  const positions = g.input('positions', [tokens], 'i32');
-  const cache: LayerKv[] = [];
-  for (let i = 0; i < layers; i++) {
-    cache.push({ k: g.input(pastName(i, 'k'), [1, kvHeads, maxLength, headDim]), v: g.input(pastName(i, 'v'), [1, kvHeads, maxLength, headDim]) });
-  }
-  const out = model.forward({ inputIds, positions, cache });
-  g.output('logits', out.logits);
-  out.cache!.forEach((kv, i) => {
-    g.output(newName(i, 'k'), kv.newK);
-    g.output(newName(i, 'v'), kv.newV);
-  });
-  return g;
-}
-
-function paramFeeds(graph: Graph, weights: ReadonlyMap<string, HostTensor>): Record<string, HostTensor> {
-  const out: Record<string, HostTensor> = {};
-  for (const name of graph.params.keys()) {
-    const w = weights.get(name);
-    if (!w) throw new GenerationError(`no weight for parameter '${name}'; pass the weights loadModel or createPreset returned`);
-    out[name] = w;
-  }
-  return out;
+/** Figures of the last generate call, for benchmarks. */
+export interface GenerationTiming {
+  prefillMs: number;
+  decodeMs: number;
+  decodeSteps: number;
 }
 
 /**
- * Autoregressive generation with a static KV cache: one prefill executable
- * and one single-token decode executable, compiled once, so no token
- * recompiles. The cache is an input of fixed shape [1, KV, L, D] per layer
- * (`past.N.k`, `past.N.v`), positions are an input, and the mask hiding
- * unused slots is derived from them inside the graph.
+ * Autoregressive generation with a static, resident KV cache. Per batch size
+ * and cache length bucket there is one prefill executable (a chunk of tokens per
+ * run) and one decode executable (one token per row per run), compiled on first
+ * use; no token recompiles. Attention reads the cache as it was plus the step's
+ * own keys and values, so no step copies the cache (see step-graph.ts for where
+ * it lives).
  */
 export class Generator {
+  private readonly runners = new Map<string, Promise<StepRunner>>();
+  readonly buckets: readonly number[];
+  readonly residency: CacheResidency;
+  lastTiming: GenerationTiming = { prefillMs: 0, decodeMs: 0, decodeSteps: 0 };
+
   private constructor(
     readonly model: LanguageModel,
+    private readonly weights: WeightSource,
+    private readonly backend: Backend,
     readonly maxLength: number,
     readonly prefillLength: number,
-    private readonly prefill: Executable,
-    private readonly decode: Executable,
-  ) {}
+    minBucket: number,
+    residency: CacheResidency,
+  ) {
+    this.buckets = lengthBuckets(Math.max(minBucket, prefillLength), maxLength);
+    this.residency = residency;
+  }
 
   static async create(model: LanguageModel, weights: ReadonlyMap<string, HostTensor>, opts: GeneratorOptions): Promise<Generator> {
     if (!model.supportsCache) throw new GenerationError(`${model.constructor.name} has no KV cache path; use generateWithoutCache`);
@@ -86,89 +76,115 @@ export class Generator {
       throw new GenerationError(`maxLength must be an integer in [2, ${maxPositions}] (the model's positions), got ${opts.maxLength}`);
     }
     const prefillLength = Math.min(opts.prefillLength ?? 64, opts.maxLength);
-    const prefillGraph = stepGraph(model, prefillLength, opts.maxLength);
-    const decodeGraph = stepGraph(model, 1, opts.maxLength);
-    const prefill = await opts.backend.compile(prefillGraph);
-    const decode = await opts.backend.compile(decodeGraph);
-    await prefill.setParameters(paramFeeds(prefillGraph, weights));
-    await decode.setParameters(paramFeeds(decodeGraph, weights));
-    return new Generator(model, opts.maxLength, prefillLength, prefill, decode);
+    if (!(Number.isInteger(prefillLength) && prefillLength >= 1)) throw new GenerationError(`prefillLength must be a positive integer, got ${opts.prefillLength}`);
+    const residency = opts.residency ?? (opts.backend.name === 'webgpu' ? 'backend' : 'host');
+    const gen = new Generator(model, weights, opts.backend, opts.maxLength, prefillLength, opts.minBucket ?? 128, residency);
+    // Compile the single-row runner of the first bucket now, as before (setup cost outside the first call).
+    await gen.runner(1, gen.buckets[0]);
+    return gen;
   }
 
-  private emptyCache(): Record<string, HostTensor> {
-    const { layers, kvHeads, headDim } = this.model.cacheLayout();
-    const shape = [1, kvHeads, this.maxLength, headDim];
-    const out: Record<string, HostTensor> = {};
-    for (let i = 0; i < layers; i++) {
-      for (const kv of ['k', 'v'] as const) out[pastName(i, kv)] = { shape, dtype: 'f32', data: new Float32Array(this.maxLength * kvHeads * headDim) };
+  private runner(batch: number, length: number): Promise<StepRunner> {
+    const key = `${batch}x${length}`;
+    let r = this.runners.get(key);
+    if (!r) {
+      r = StepRunner.create(this.model, this.weights, this.backend, { batch, length, chunk: Math.min(this.prefillLength, length), residency: this.residency });
+      this.runners.set(key, r);
+      r.catch(() => this.runners.delete(key));
     }
-    return out;
+    return r;
   }
 
-  /** Writes a step's new keys/values [1, KV, S, D] into the host cache at the step's positions. */
-  private writeCache(cache: Record<string, HostTensor>, out: Record<string, HostTensor>, positions: Int32Array): void {
-    const { layers, kvHeads, headDim } = this.model.cacheLayout();
-    const S = positions.length;
-    const L = this.maxLength;
-    for (let i = 0; i < layers; i++) {
-      for (const kv of ['k', 'v'] as const) {
-        const dst = cache[pastName(i, kv)].data as Float32Array;
-        const src = out[newName(i, kv)].data as Float32Array;
-        for (let h = 0; h < kvHeads; h++) {
-          for (let j = 0; j < S; j++) {
-            const from = (h * S + j) * headDim;
-            dst.set(src.subarray(from, from + headDim), (h * L + positions[j]) * headDim);
-          }
-        }
-      }
-    }
-  }
-
-  /** Runs the prompt through the cache; returns the logits row of its last token and the cache. */
-  private async runPrompt(prompt: readonly number[]): Promise<{ last: Float32Array; cache: Record<string, HostTensor> }> {
-    const P = this.prefillLength;
-    const cache = this.emptyCache();
-    let last = new Float32Array(0);
-    for (let start = 0; start < prompt.length; start += P) {
-      const chunk = prompt.slice(start, start + P);
-      const ids = Int32Array.from({ length: P }, (_, j) => chunk[j] ?? 0);
-      // Padding tokens take later positions (clamped to the cache), whose slots real tokens overwrite before reading.
-      const positions = Int32Array.from({ length: P }, (_, j) => Math.min(start + j, this.maxLength - 1));
-      const out = await this.prefill.run({ input_ids: { shape: [1, P], dtype: 'i32', data: ids }, positions: { shape: [P], dtype: 'i32', data: positions }, ...cache });
-      this.writeCache(cache, out, positions);
-      const v = out.logits.shape[2];
-      const row = chunk.length - 1;
-      last = Float32Array.from((out.logits.data as Float32Array).subarray(row * v, (row + 1) * v));
-    }
-    return { last, cache };
+  private bucketFor(slots: number): number {
+    const b = this.buckets.find((l) => l >= slots);
+    if (b === undefined) throw new GenerationError(`${slots} cache slots needed, maxLength is ${this.maxLength}`);
+    return b;
   }
 
   async generate(prompt: readonly number[], opts: GenerateOptions): Promise<GenerateResult> {
+    return (await this.generateBatch([prompt], opts))[0];
+  }
+
+  /**
+   * Generates for several prompts at once (left-padded to the longest, each
+   * row stopping on its own). Every row gets at most min(maxNewTokens,
+   * maxLength - longest prompt) tokens.
+   */
+  async generateBatch(prompts: readonly (readonly number[])[], opts: GenerateOptions): Promise<GenerateResult[]> {
     validateSampling(opts);
-    if (prompt.length === 0) throw new GenerationError('the prompt is empty; start it with a BOS token');
-    if (prompt.length >= this.maxLength) throw new GenerationError(`the prompt has ${prompt.length} tokens; the cache holds ${this.maxLength}, leaving no room to generate`);
-    const uniform = seededUniform(opts.seed ?? 0);
+    if (prompts.length === 0) throw new GenerationError('no prompts given; pass at least one');
+    prompts.forEach((p, i) => {
+      if (p.length === 0) throw new GenerationError(`prompt ${i} is empty; start it with a BOS token`);
+    });
+    const layout = new BatchLayout(prompts);
+    const N = layout.promptSlots;
+    if (N >= this.maxLength) throw new GenerationError(`the longest prompt has ${N} tokens; the cache holds ${this.maxLength}, leaving no room to generate`);
+    const budget = Math.min(opts.maxNewTokens, this.maxLength - N);
+    const B = layout.batch;
+    const { layers, kvHeads, headDim } = this.model.cacheLayout();
+    const streams = Array.from({ length: B }, (_, b) => seededUniform((opts.seed ?? 0) + b));
     const stops = new Set(opts.stopTokens ?? []);
-    const budget = Math.min(opts.maxNewTokens, this.maxLength - prompt.length);
-    const prompted = await this.runPrompt(prompt);
-    const cache = prompted.cache;
-    let last = prompted.last;
-    const tokens: number[] = [];
-    for (let pos = prompt.length; tokens.length < budget; pos++) {
-      const next = sampleToken(last, opts, uniform);
-      tokens.push(next);
-      if (stops.has(next)) return { tokens, stopReason: 'stop' };
-      if (tokens.length === budget || pos >= this.maxLength) break;
-      const positions = Int32Array.of(pos);
-      const out = await this.decode.run({ input_ids: { shape: [1, 1], dtype: 'i32', data: Int32Array.of(next) }, positions: { shape: [1], dtype: 'i32', data: positions }, ...cache });
-      this.writeCache(cache, out, positions);
-      last = Float32Array.from(out.logits.data as Float32Array);
+    const results: GenerateResult[] = Array.from({ length: B }, () => ({ tokens: [], stopReason: 'length' }));
+    const done = new Array<boolean>(B).fill(false);
+
+    const t0 = performance.now();
+    let runner = await this.runner(B, this.bucketFor(Math.max(N + 1, Math.min(this.prefillLength, this.maxLength))));
+    let host = this.residency === 'host' ? new HostCache(layers, B, kvHeads, headDim, runner.length) : undefined;
+    let logits = await this.prefill(runner, layout, host);
+    await runner.handOver();
+    const t1 = performance.now();
+    let steps = 0;
+    for (let produced = 0; ; produced++) {
+      const next = new Int32Array(B);
+      for (let b = 0; b < B; b++) {
+        if (done[b]) continue;
+        const tok = sampleToken(rowOf(logits, b), opts, streams[b]);
+        next[b] = tok;
+        results[b].tokens.push(tok);
+        if (stops.has(tok)) {
+          done[b] = true;
+          results[b].stopReason = 'stop';
+        }
+      }
+      if (produced + 1 >= budget || done.every(Boolean)) break;
+      const slot = N + produced;
+      if (slot >= runner.length) {
+        const longer = await this.runner(B, this.bucketFor(slot + 1));
+        if (host) host = host.grown(longer.length);
+        else await runner.moveCacheTo(longer, kvHeads, headDim);
+        runner = longer;
+      }
+      const feeds = { ...layout.feeds(slot, 1, (b) => next[b]), ...(host ? host.feeds() : {}) };
+      const out = await runner.decode.run(feeds);
+      host?.absorb(out, slot);
+      logits = out.logits;
+      steps++;
     }
-    return { tokens, stopReason: 'length' };
+    this.lastTiming = { prefillMs: t1 - t0, decodeMs: performance.now() - t1, decodeSteps: steps };
+    return results;
+  }
+
+  /** Runs the prompts through the cache in chunks; returns the logits [B, V] of the last prompt slot. */
+  private async prefill(runner: StepRunner, layout: BatchLayout, host: HostCache | undefined): Promise<HostTensor> {
+    const N = layout.promptSlots;
+    const P = runner.chunk;
+    let logits: HostTensor | undefined;
+    for (const first of chunkStarts(N, P)) {
+      const last: HostTensor = { shape: [1], dtype: 'i32', data: Int32Array.of(Math.min(N, first + P) - 1 - first) };
+      const out = await runner.prefill.run({ ...layout.feeds(first, P, (b, slot) => layout.tokenAt(b, slot)), last, ...(host ? host.feeds() : {}) });
+      host?.absorb(out, first);
+      logits = out.logits;
+    }
+    return logits!;
   }
 
   dispose(): void {
-    this.prefill.dispose();
-    this.decode.dispose();
+    for (const r of this.runners.values()) r.then((x) => x.dispose(), () => {});
+    this.runners.clear();
   }
+}
+
+function rowOf(logits: HostTensor, row: number): Float32Array {
+  const v = logits.shape[1];
+  return (logits.data as Float32Array).subarray(row * v, (row + 1) * v);
 }

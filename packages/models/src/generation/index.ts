@@ -1,3 +1,4 @@
-export { Generator, GenerationError, type GenerateOptions, type GenerateResult, type GeneratorOptions } from './generator.js';
+export { Generator, GenerationError, type GenerateOptions, type GenerateResult, type GeneratorOptions, type GenerationTiming } from './generator.js';
 export { generateWithoutCache } from './no-cache.js';
 export { sampleToken, argmax, seededUniform, GenerationOptionsError, type SamplingOptions } from './sampling.js';
+export type { CacheResidency } from './step-graph.js';

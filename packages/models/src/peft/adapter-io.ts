@@ -4,7 +4,7 @@ import type { HostTensor, Module } from '@lowrank/core';
 import { openSafetensors, writeBytesAtomic, writeSafetensors, type FloatStorage } from '../safetensors/index.js';
 import { peftConfigFor, type LoraFields, type PeftAdapterConfig } from './config.js';
 import { AdapterFormatError, AdapterMismatchError, UnknownPeftTypeError, type AdapterDifference } from './errors.js';
-import { DEFAULT_ADAPTER, fromPeftKey, parseAdapterParam, toPeftKey } from './keys.js';
+import { DEFAULT_ADAPTER, fromPeftKey, inModuleToSave, parseAdapterParam, PEFT_PREFIX, toPeftKey } from './keys.js';
 
 export const ADAPTER_CONFIG_FILE = 'adapter_config.json';
 export const ADAPTER_WEIGHTS_FILE = 'adapter_model.safetensors';
@@ -23,7 +23,9 @@ export interface SaveAdapterOptions {
  * the given LoRA fields) and adapter_model.safetensors with PEFT's keys
  * (`base_model.model.<module>.lora_A.weight` [r, in], `lora_B.weight`
  * [out, r], `lora_magnitude_vector` [out]) and metadata {"format": "pt"}.
- * `tensors` may hold any parameters: only the chosen adapter's are written.
+ * `tensors` may hold any parameters: only the chosen adapter's are written,
+ * and, with config.modules_to_save, the parameters of those modules, under
+ * `base_model.model.<name>` as PEFT saves a ModulesToSaveWrapper.
  */
 export async function saveAdapter(
   dir: string,
@@ -36,8 +38,8 @@ export async function saveAdapter(
   const out = new Map<string, HostTensor>();
   for (const [name, t] of entries) {
     const p = parseAdapterParam(name);
-    if (!p || p.adapter !== adapter) continue;
-    out.set(toPeftKey(p), t);
+    if (p && p.adapter === adapter) out.set(toPeftKey(p), t);
+    else if (!p && inModuleToSave(name, config.modules_to_save)) out.set(`${PEFT_PREFIX}${name}`, t);
   }
   if (out.size === 0) throw new AdapterFormatError(dir, `no tensors of adapter '${adapter}' were given to save (expected names like '<module>.lora_A.weight')`);
   await mkdir(dir, { recursive: true });
@@ -56,7 +58,7 @@ export interface LoadAdapterOptions {
 
 export interface LoadedAdapter {
   readonly config: PeftAdapterConfig;
-  /** Adapter tensors by lowrank parameter name, as f32. */
+  /** Adapter tensors by lowrank parameter name, as f32 (modules_to_save tensors under their base parameter names). */
   readonly tensors: Map<string, HostTensor>;
   /** The PEFT key each parameter came from. */
   readonly keys: ReadonlyMap<string, string>;
@@ -102,7 +104,8 @@ export async function loadAdapter(dir: string, opts: LoadAdapterOptions = {}): P
   const differences: AdapterDifference[] = [];
   try {
     for (const key of file.names()) {
-      const name = fromPeftKey(key, adapter);
+      const saved = key.startsWith(PEFT_PREFIX) && inModuleToSave(key.slice(PEFT_PREFIX.length), config.modules_to_save) ? key.slice(PEFT_PREFIX.length) : null;
+      const name = fromPeftKey(key, adapter) ?? saved;
       if (name === null) {
         differences.push({ kind: 'unexpected', key, detail: 'not a LoRA tensor of a LORA adapter (expected base_model.model.<module>.lora_A.weight, lora_B.weight or lora_magnitude_vector)' });
         continue;
@@ -113,19 +116,28 @@ export async function loadAdapter(dir: string, opts: LoadAdapterOptions = {}): P
   } finally {
     await file.close();
   }
-  if (opts.model) differences.push(...compareWithModel(opts.model, adapter, tensors, keys));
+  if (opts.model) differences.push(...compareWithModel(opts.model, adapter, tensors, keys, config.modules_to_save));
   if (differences.length) throw new AdapterMismatchError(dir, differences);
   return { config, tensors, keys };
 }
 
-/** Differences between loaded adapter tensors and the adapter parameters a model declares. */
-export function compareWithModel(model: Module, adapter: string, tensors: ReadonlyMap<string, HostTensor>, keys?: ReadonlyMap<string, string>): AdapterDifference[] {
+/**
+ * Differences between loaded adapter tensors and the adapter parameters a
+ * model declares (and, with modulesToSave, the parameters of those modules).
+ */
+export function compareWithModel(
+  model: Module,
+  adapter: string,
+  tensors: ReadonlyMap<string, HostTensor>,
+  keys?: ReadonlyMap<string, string>,
+  modulesToSave?: readonly string[] | null,
+): AdapterDifference[] {
   const expected = new Map<string, readonly number[]>();
   for (const [name, spec] of model.namedParams()) {
     const p = parseAdapterParam(name);
-    if (p && p.adapter === adapter) expected.set(name, spec.shape);
+    if ((p && p.adapter === adapter) || (!p && inModuleToSave(name, modulesToSave))) expected.set(name, spec.shape);
   }
-  const keyOf = (name: string) => keys?.get(name) ?? toPeftKey(parseAdapterParam(name)!);
+  const keyOf = (name: string) => keys?.get(name) ?? (parseAdapterParam(name) ? toPeftKey(parseAdapterParam(name)!) : `${PEFT_PREFIX}${name}`);
   const out: AdapterDifference[] = [];
   for (const [name, shape] of expected) {
     const t = tensors.get(name);

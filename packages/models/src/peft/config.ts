@@ -21,6 +21,8 @@ export interface PeftAdapterConfig {
   rank_pattern: Record<string, number>;
   alpha_pattern: Record<string, number>;
   modules_to_save?: string[] | null;
+  layers_to_transform?: number[] | number | null;
+  layers_pattern?: string[] | string | null;
   [other: string]: unknown;
 }
 
@@ -38,7 +40,13 @@ export interface LoraFields {
   init_lora_weights?: boolean | string;
   rank_pattern?: Readonly<Record<string, number>>;
   alpha_pattern?: Readonly<Record<string, number>>;
+  /** Modules trained in full and saved with the adapter (their tensors under `base_model.model.<path>.<param>`). */
+  modules_to_save?: readonly string[] | null;
+  layers_to_transform?: readonly number[] | number | null;
+  layers_pattern?: readonly string[] | string | null;
 }
+
+const copyList = <T>(v: readonly T[] | T | null | undefined): T[] | T | null => (v === undefined || v === null ? null : Array.isArray(v) ? [...(v as readonly T[])] : (v as T));
 
 /** A full adapter_config.json for LoRA fields, with PEFT's defaults. */
 export function peftConfigFor(fields: LoraFields, extra: { base_model_name_or_path?: string | null; task_type?: string | null } = {}): PeftAdapterConfig {
@@ -59,6 +67,8 @@ export function peftConfigFor(fields: LoraFields, extra: { base_model_name_or_pa
     init_lora_weights: fields.init_lora_weights ?? true,
     rank_pattern: { ...(fields.rank_pattern ?? {}) },
     alpha_pattern: { ...(fields.alpha_pattern ?? {}) },
-    modules_to_save: null,
+    modules_to_save: fields.modules_to_save ? [...fields.modules_to_save] : null,
+    layers_to_transform: copyList(fields.layers_to_transform),
+    layers_pattern: copyList(fields.layers_pattern),
   };
 }

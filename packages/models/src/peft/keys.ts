@@ -44,3 +44,17 @@ export function fromPeftKey(key: string, adapter: string = DEFAULT_ADAPTER): str
   if (mag) return named ? `${mag[1]}.lora_magnitude_vector.${adapter}` : `${mag[1]}.lora_magnitude_vector`;
   return null;
 }
+
+/**
+ * Whether parameter `name` belongs to a module PEFT saves in full
+ * (modules_to_save): some module on its path ends with an entry (PEFT's endswith rule).
+ */
+export function inModuleToSave(name: string, modulesToSave: readonly string[] | null | undefined): boolean {
+  if (!modulesToSave || modulesToSave.length === 0) return false;
+  const parts = name.split('.');
+  for (let i = 1; i < parts.length; i++) {
+    const module = parts.slice(0, i).join('.');
+    if (modulesToSave.some((m) => module.endsWith(m))) return true;
+  }
+  return false;
+}

@@ -2,15 +2,17 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { LowrankError } from '@lowrank/core';
+import { chatTemplateOf, parseGenerationTokenIds, resolveSpecialTokens, type GenerationTokenIds } from './special-tokens.js';
 import type { TextTokenizer } from './text-tokenizer.js';
 
 export class TokenizerLoadError extends LowrankError {}
 
-type TokenField = string | { content?: string } | null | undefined;
-
-function tokenText(t: TokenField): string | null {
-  if (typeof t === 'string') return t;
-  return t?.content ?? null;
+/** What a model directory adds to tokenizer.json and tokenizer_config.json. */
+export interface TokenizerExtras {
+  /** Token ids of generation_config.json. */
+  readonly generation?: GenerationTokenIds;
+  /** A chat template from chat_template.jinja; wins over tokenizer_config.json's, as in transformers. */
+  readonly chatTemplate?: string;
 }
 
 /** A Hugging Face `tokenizer.json` (BPE, WordPiece, Unigram ...) through @huggingface/tokenizers. */
@@ -19,18 +21,21 @@ export class HFTokenizer implements TextTokenizer {
   readonly bosId: number | null;
   readonly eosId: number | null;
   readonly padId: number | null;
+  readonly stopIds: readonly number[];
+  readonly chatTemplate: string | null;
+  readonly templateVariables: Readonly<Record<string, string | readonly string[]>>;
   private readonly tok: Tokenizer;
 
-  constructor(tokenizerJson: object, tokenizerConfig: Record<string, unknown> = {}) {
+  constructor(tokenizerJson: object, tokenizerConfig: Record<string, unknown> = {}, extras: TokenizerExtras = {}) {
     this.tok = new Tokenizer(tokenizerJson, tokenizerConfig);
     this.vocabSize = this.tok.get_vocab(true).size;
-    const id = (field: string) => {
-      const text = tokenText(tokenizerConfig[field] as TokenField);
-      return text === null ? null : (this.tok.token_to_id(text) ?? null);
-    };
-    this.bosId = id('bos_token');
-    this.eosId = id('eos_token');
-    this.padId = id('pad_token');
+    const special = resolveSpecialTokens(tokenizerConfig, extras.generation ?? null, (t) => this.tok.token_to_id(t));
+    this.bosId = special.bosId;
+    this.eosId = special.eosId;
+    this.padId = special.padId;
+    this.stopIds = special.stopIds;
+    this.templateVariables = special.templateVariables;
+    this.chatTemplate = extras.chatTemplate ?? chatTemplateOf(tokenizerConfig);
   }
 
   encode(text: string, opts: { addSpecialTokens?: boolean } = {}): number[] {
@@ -57,14 +62,18 @@ export class HFTokenizer implements TextTokenizer {
   }
 }
 
-async function readJson(path: string): Promise<Record<string, unknown> | null> {
-  let text: string;
+async function readOptional(path: string): Promise<string | null> {
   try {
-    text = await readFile(path, 'utf8');
+    return await readFile(path, 'utf8');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw e;
   }
+}
+
+async function readJson(path: string): Promise<Record<string, unknown> | null> {
+  const text = await readOptional(path);
+  if (text === null) return null;
   try {
     return JSON.parse(text) as Record<string, unknown>;
   } catch (e) {
@@ -72,13 +81,20 @@ async function readJson(path: string): Promise<Record<string, unknown> | null> {
   }
 }
 
-/** Loads `dir/tokenizer.json` (and `tokenizer_config.json` when present). */
+/**
+ * Loads `dir/tokenizer.json` with what sits beside it when present:
+ * tokenizer_config.json (special tokens, chat_template), generation_config.json
+ * (eos_token_id list) and chat_template.jinja (where newer transformers saves the template).
+ */
 export async function loadTokenizer(dir: string): Promise<HFTokenizer> {
   const json = await readJson(join(dir, 'tokenizer.json'));
   if (!json) throw new TokenizerLoadError(`'${dir}' has no tokenizer.json; save the tokenizer with the model (tokenizer.save_pretrained) or use the byte tokenizer`);
   const config = (await readJson(join(dir, 'tokenizer_config.json'))) ?? {};
+  const generation = await readJson(join(dir, 'generation_config.json'));
+  const chatTemplate = await readOptional(join(dir, 'chat_template.jinja'));
+  const extras: TokenizerExtras = { ...(generation ? { generation: parseGenerationTokenIds(generation) } : {}), ...(chatTemplate !== null ? { chatTemplate } : {}) };
   try {
-    return new HFTokenizer(json, config);
+    return new HFTokenizer(json, config, extras);
   } catch (e) {
     throw new TokenizerLoadError(`'${join(dir, 'tokenizer.json')}' could not be built: ${(e as Error).message}`);
   }

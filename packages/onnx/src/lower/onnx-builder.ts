@@ -15,13 +15,16 @@ export interface EmitOrigin {
  * Accumulates ONNX nodes and initializers with unique value names. Lowerings
  * call `op` and the constant helpers; the graph lowering sets `origin` per core node.
  */
+/** Consumers one shared small constant may have before a fresh copy is made. */
+const SHARED_CONSTANT_USES = +(process.env.LOWRANK_SHARED_USES ?? 32);
+
 export class OnnxBuilder {
   readonly nodes: OnnxNode[] = [];
   readonly initializers: OnnxTensor[] = [];
   readonly domains = new Set<string>();
   origin: EmitOrigin = { coreId: 'graph', op: '' };
   private counter = 0;
-  private readonly smallConstants = new Map<string, string>();
+  private readonly smallConstants = new Map<string, { name: string; uses: number }>();
 
   fresh(hint: string): string {
     return `${this.origin.coreId}/${hint}_${this.counter++}`;
@@ -54,17 +57,25 @@ export class OnnxBuilder {
     return this.nodes[this.nodes.length - 1].outputs.map((n, i) => (i === 0 ? first : n));
   }
 
-  /** An initializer holding `values`; small ones are shared (constants cannot be merged wrongly). */
+  /**
+   * An initializer holding `values`; small ones are shared (constants cannot be
+   * merged wrongly), but by at most SHARED_CONSTANT_USES consumers each: ORT's
+   * graph passes walk a value's consumer list per use, so one constant feeding
+   * thousands of nodes makes session creation quadratic in the model's depth.
+   */
   constant(values: ArrayLike<number>, dims: readonly number[], dataType: OnnxDataTypeCode): string {
     const small = values.length <= 16;
     const key = small ? `${dataType}|${dims.join(',')}|${Array.from(values).join(',')}` : '';
     if (small) {
       const hit = this.smallConstants.get(key);
-      if (hit) return hit;
+      if (hit && hit.uses < SHARED_CONSTANT_USES) {
+        hit.uses++;
+        return hit.name;
+      }
     }
     const name = `const_${this.initializers.length}_${this.counter++}`;
     this.initializers.push({ name, dataType, dims: [...dims], data: encodeValues(values, dataType) });
-    if (small) this.smallConstants.set(key, name);
+    if (small) this.smallConstants.set(key, { name, uses: 1 });
     return name;
   }
 

@@ -37,7 +37,13 @@ export async function createSession(
       const written = writeOnnxModel(lowered.model, join(dir, 'model.onnx'), { externalDataThresholdBytes });
       return { session: await InferenceSession.create(written.modelPath, opts), cleanup };
     }
-    return { session: await InferenceSession.create(encodeModel(lowered.model), opts), cleanup };
+    const t0 = performance.now();
+    const bytes = encodeModel(lowered.model);
+    const t1 = performance.now();
+    if (process.env.LOWRANK_DUMP_MODEL) (await import('node:fs')).writeFileSync(process.env.LOWRANK_DUMP_MODEL + '-' + lowered.coreNodes + '.onnx', bytes);
+    const session = await InferenceSession.create(bytes, opts);
+    if (process.env.LOWRANK_DEBUG_SESSION) console.error(`[session] ${context}: encode ${(t1 - t0).toFixed(0)} ms, create ${(performance.now() - t1).toFixed(0)} ms`);
+    return { session, cleanup };
   } catch (e) {
     cleanup();
     throw new OrtSessionError(backend, messageOf(e), context);

@@ -12,6 +12,8 @@ export interface EvalArgs {
   batchSize: number;
   seqLen: number;
   layout: 'padding' | 'packing';
+  /** Which tokens the loss counts: assistant turns / completions (the default), or all. */
+  trainOn?: 'assistant' | 'all';
   backend: BackendName;
   json: boolean;
 }

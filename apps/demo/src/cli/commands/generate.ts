@@ -1,12 +1,21 @@
+import { readFileSync } from 'node:fs';
 import { Generator } from '@lowrank/models';
+import { CliOptionError } from '../errors.js';
 import type { BackendName } from '../command-options.js';
 import { createBackend } from '../runtime/backends.js';
+import { generationPrompt } from '../runtime/chat-data.js';
 import { loadModelWithAdapter } from '../runtime/model-with-adapter.js';
 
 export interface GenerateArgs {
   model: string;
   adapter?: string;
-  prompt: string;
+  prompt?: string;
+  /** One prompt per line, generated as one batch. */
+  promptsFile?: string;
+  /** Render the prompt as a user turn with the model's chat template. */
+  chat?: boolean;
+  /** System prompt for --chat. */
+  system?: string;
   maxNewTokens: number;
   temperature: number;
   topK: number;
@@ -16,21 +25,49 @@ export interface GenerateArgs {
   json: boolean;
 }
 
-/** `lowrank generate`: continues the prompt with a KV cache (greedy unless temperature/top-k/top-p ask to sample). */
-export async function runGenerate(a: GenerateArgs): Promise<{ prompt: string; text: string; tokens: number[]; stopReason: string }> {
+export interface GeneratedText {
+  prompt: string;
+  text: string;
+  tokens: number[];
+  stopReason: string;
+}
+
+/** The prompts to run: --prompt, or the non-empty lines of --prompts-file. */
+function promptsOf(a: GenerateArgs): string[] {
+  if ((a.prompt === undefined) === (a.promptsFile === undefined)) throw new CliOptionError('prompt', a.prompt ?? null, 'exactly one of --prompt TEXT or --prompts-file FILE');
+  if (a.prompt !== undefined) return [a.prompt];
+  const lines = readFileSync(a.promptsFile!, 'utf8').split(/\r?\n/).filter((l) => l.trim() !== '');
+  if (lines.length === 0) throw new CliOptionError('prompts-file', a.promptsFile, 'a file with at least one non-empty line (one prompt per line)');
+  return lines;
+}
+
+/**
+ * `lowrank generate`: continues the prompt (or every line of --prompts-file,
+ * as one batch) with a resident KV cache; greedy unless temperature asks to sample.
+ * With several prompts, `text` joins the continuations line by line and `results` has each.
+ */
+export async function runGenerate(a: GenerateArgs): Promise<GeneratedText & { results: GeneratedText[] }> {
   const { base, values } = await loadModelWithAdapter(a.model, a.adapter);
   const tok = base.tokenizer;
-  const prompt = tok.encode(a.prompt, { addSpecialTokens: true });
+  const texts = promptsOf(a);
+  const encoded = texts.map((prompt) => generationPrompt(tok, { ...a, prompt }));
+  const stopIds = encoded[0].stopIds;
+  const longest = Math.max(...encoded.map((e) => e.ids.length));
   const backend = await createBackend(a.backend);
-  const maxLength = Math.min(base.model.cacheLayout().maxPositions, prompt.length + a.maxNewTokens);
+  const maxLength = Math.min(base.model.cacheLayout().maxPositions, longest + a.maxNewTokens);
   const gen = await Generator.create(base.model, new Map(Object.entries(values)), { backend, maxLength });
-  const sampling = a.temperature > 0 ? { doSample: true, temperature: a.temperature, topK: a.topK, topP: a.topP } : { topK: a.topK > 0 ? a.topK : 0 };
-  const r = await gen.generate(prompt, {
-    maxNewTokens: Math.max(1, maxLength - prompt.length),
-    seed: a.seed,
-    ...(a.temperature > 0 ? sampling : {}),
-    ...(tok.eosId !== null ? { stopTokens: [tok.eosId] } : {}),
-  });
+  const sampling = { doSample: true, temperature: a.temperature, topK: a.topK, topP: a.topP };
+  const rows = await gen.generateBatch(
+    encoded.map((e) => e.ids),
+    {
+      maxNewTokens: Math.max(1, maxLength - longest),
+      seed: a.seed,
+      ...(a.temperature > 0 ? sampling : {}),
+      ...(stopIds.length > 0 ? { stopTokens: stopIds } : {}),
+    },
+  );
+  gen.dispose();
   backend.dispose();
-  return { prompt: a.prompt, text: tok.decode(r.tokens, { skipSpecialTokens: true }), tokens: r.tokens, stopReason: r.stopReason };
+  const results = rows.map((r, i) => ({ prompt: texts[i], text: tok.decode(r.tokens, { skipSpecialTokens: true }), tokens: r.tokens, stopReason: r.stopReason }));
+  return { ...results[0], text: results.map((r) => r.text).join('\n'), results };
 }

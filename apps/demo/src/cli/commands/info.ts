@@ -1,6 +1,7 @@
 import { Graph } from '@lowrank/core';
 import { INPUT_IDS, LABELS, causalLmLoss } from '@lowrank/models';
 import type { VariantName } from '../command-options.js';
+import { adaptedModulesLine } from '../runtime/adapted-modules.js';
 import { adaptModel } from '../runtime/adapters.js';
 import { loadBaseModel } from '../runtime/base-model.js';
 import { plannedMemoryByPolicy, type PolicyMemory } from '../runtime/planner.js';
@@ -24,6 +25,8 @@ export interface InfoResult {
   readonly trainableParameters: number;
   readonly trainableShare: number;
   readonly adapterTensors: number;
+  /** Paths of the adapted modules, in model order. */
+  readonly adaptedModules: readonly string[];
   readonly memory: readonly PolicyMemory[];
   readonly text: string;
 }
@@ -48,12 +51,14 @@ export async function runInfo(a: InfoArgs): Promise<InfoResult> {
     return { graph: g, loss: causalLmLoss(base.model.forward({ inputIds: ids }).logits, labels) };
   };
   const memory = plannedMemoryByPolicy(build);
+  const adaptedModules = Object.keys(adapted.ranks);
   const arch = String(base.config.architectures?.[0] ?? base.config.model_type);
   const mb = (b: number) => `${(b / 1e6).toFixed(2)} MB`;
   const lines = [
     `model          ${base.source} (${arch})`,
     `parameters     ${total.toLocaleString('en-US')}`,
     `trainable      ${trainable.toLocaleString('en-US')} (${((100 * trainable) / total).toFixed(3)}%) in ${adapted.trainable.length} adapter tensors, ${a.variant} r=${adapted.config.r}`,
+    adaptedModulesLine(adaptedModules),
     `planned training memory at batch ${a.batchSize} x seq ${a.seqLen}:`,
     ...memory.map((m) => `  ${m.policy.padEnd(13)} peak ${mb(m.peakBytes)}  activations at peak ${mb(m.activationBytes)}  recomputed ops ${m.recomputedOps}`),
   ];
@@ -64,6 +69,7 @@ export async function runInfo(a: InfoArgs): Promise<InfoResult> {
     trainableParameters: trainable,
     trainableShare: trainable / total,
     adapterTensors: adapted.trainable.length,
+    adaptedModules,
     memory,
     text: lines.join('\n') + '\n',
   };

@@ -33,6 +33,8 @@ export interface TrainArgs {
   maxGradNorm: number;
   seqLen: number;
   layout: 'padding' | 'packing';
+  /** Which tokens carry the loss: assistant turns / completions (the default), or all. */
+  trainOn?: 'assistant' | 'all';
   backend: BackendName;
   checkpointing: CheckpointingChoice;
   seed: number;
@@ -79,6 +81,7 @@ function runIdentity(a: TrainArgs): Record<string, JsonValue> {
     maxGradNorm: a.maxGradNorm,
     seqLen: a.seqLen,
     layout: a.layout,
+    trainOn: a.trainOn ?? 'assistant',
     seed: a.seed,
     backend: a.backend,
   };
@@ -104,6 +107,7 @@ export async function runTrain(a: TrainArgs, out: ProgressOutput): Promise<Train
   const evalSet = heldOutBatches(data.validation, a.batchSize, a.maxEvalBatches);
   const backend = await createBackend(a.backend);
   const progress = new Progress(progressMode(a.json, out), out, a.steps);
+  for (const n of data.notes) progress.note(n.text, n.fields);
   const trainer = await Trainer.create({
     backend,
     build: withLossTerm(lmLossBuilder(base.model, a.batchSize, a.seqLen, adapted.setTraining), adapted.lossTerm),

@@ -4,6 +4,7 @@ import { AdaLoraAllocator, applyAdaLora, initialAdaLoraState, orthogonalRegulari
 import type { AdaptedModel, AdapterSpec } from './adapters.js';
 import type { BaseModel } from './base-model.js';
 import { UnsupportedAdapterError } from '../errors.js';
+import { targetModulesFromCli } from './target-spec.js';
 
 /**
  * AdaLoRA from CLI options: init_r = --r, target_r = ⌊r/2⌋ (at least 1), budgeting between 10% and 80% of
@@ -13,7 +14,7 @@ import { UnsupportedAdapterError } from '../errors.js';
 export function adaptAdaLora(base: BaseModel, spec: AdapterSpec): AdaptedModel {
   const steps = spec.steps ?? 0;
   if (!(steps >= 10)) throw new UnsupportedAdapterError('--variant adalora needs --steps >= 10 (its rank budget is scheduled over the run)');
-  const targetModules = spec.targets ? (spec.targets.length === 1 && spec.targets[0] === 'all-linear' ? 'all-linear' : [...spec.targets]) : null;
+  const targetModules = spec.targets ? targetModulesFromCli(spec.targets) : null;
   const applied = applyAdaLora(base.model, {
     init_r: spec.r,
     target_r: Math.max(1, Math.floor(spec.r / 2)),

@@ -5,13 +5,14 @@ import type { VariantName } from '../command-options.js';
 import type { BaseModel } from './base-model.js';
 import { UnsupportedAdapterError } from '../errors.js';
 import { checkAdapterFits, readPeftAdapter, savePeftAdapter } from './peft-files.js';
+import { targetModulesFromCli } from './target-spec.js';
 
 export interface AdapterSpec {
   readonly variant: VariantName;
   readonly r: number;
   readonly alpha: number;
   readonly dropout: number;
-  /** Module names to adapt, or ['all-linear']; undefined: PEFT's default for the architecture. */
+  /** Module names to adapt, ['all-linear'], or [one regex] (targetModulesFromCli); undefined: PEFT's default for the architecture. */
   readonly targets?: readonly string[];
   readonly seed: number;
   /** Optimizer steps of the run (AdaLoRA schedules its rank budget over them). */
@@ -57,7 +58,7 @@ export async function adaptModel(base: BaseModel, spec: AdapterSpec, from?: stri
     : {
         r: spec.r,
         lora_alpha: spec.alpha,
-        ...(spec.targets ? { target_modules: spec.targets.length === 1 && spec.targets[0] === 'all-linear' ? 'all-linear' : [...spec.targets] } : {}),
+        ...(spec.targets ? { target_modules: targetModulesFromCli(spec.targets) } : {}),
         // lora-drop: --dropout is the rank-dropout probability on the r components, not input dropout.
         lora_dropout: spec.variant === 'lora-drop' ? 0 : spec.dropout,
         use_dora: spec.variant === 'dora',
@@ -85,7 +86,7 @@ export async function adaptModel(base: BaseModel, spec: AdapterSpec, from?: stri
   const values: Record<string, HostTensor> = Object.fromEntries(weights);
   for (const [n, t] of init) values[n] = t;
   if (loaded && from) {
-    checkAdapterFits(from, base.model, loaded.tensors);
+    checkAdapterFits(from, base.model, loaded.tensors, applied.config.modules_to_save);
     for (const n of trainable) values[n] = loaded.tensors[n];
   }
   const ranks: Record<string, number> = {};

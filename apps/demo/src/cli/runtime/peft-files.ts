@@ -18,6 +18,9 @@ export async function savePeftAdapter(dir: string, tensors: Readonly<Record<stri
       use_dora: config.use_dora,
       rank_pattern: config.rank_pattern,
       alpha_pattern: config.alpha_pattern,
+      modules_to_save: config.modules_to_save,
+      layers_to_transform: config.layers_to_transform,
+      layers_pattern: config.layers_pattern,
     },
     tensors,
     { base_model_name_or_path: baseModel },
@@ -37,12 +40,15 @@ export async function readPeftAdapter(dir: string): Promise<{ config: LoraConfig
     use_dora: c.use_dora,
     rank_pattern: c.rank_pattern,
     alpha_pattern: c.alpha_pattern,
+    modules_to_save: c.modules_to_save ?? null,
+    layers_to_transform: c.layers_to_transform ?? null,
+    layers_pattern: c.layers_pattern ?? null,
   };
   return { config, tensors: Object.fromEntries(tensors) };
 }
 
 /** Every difference between the adapter's tensors and the adapters the model now declares, as one error. */
-export function checkAdapterFits(dir: string, model: Module, tensors: Readonly<Record<string, HostTensor>>): void {
-  const differences = compareWithModel(model, 'default', new Map(Object.entries(tensors)));
+export function checkAdapterFits(dir: string, model: Module, tensors: Readonly<Record<string, HostTensor>>, modulesToSave: readonly string[] | null = null): void {
+  const differences = compareWithModel(model, 'default', new Map(Object.entries(tensors)), undefined, modulesToSave);
   if (differences.length) throw new AdapterMismatchError(dir, differences);
 }

@@ -1,0 +1,13 @@
+import { readFortunes } from './src/demo-base/corpus.js';
+import { trainBpe, tokenizerFiles } from './src/demo-base/bpe-trainer.js';
+import { HFTokenizer } from '@lowrank/models';
+const c = readFortunes();
+let t0 = performance.now();
+const bpe = trainBpe(c.texts, { vocabSize: 2048, specialTokens: ['<pad>', '<s>', '</s>'] });
+console.log('train ms', performance.now() - t0, bpe.vocab.size, bpe.merges.slice(0, 10));
+const f = tokenizerFiles(bpe, { bos: '<s>', eos: '</s>', pad: '<pad>' });
+const tok = new HFTokenizer(f.tokenizer, f.tokenizerConfig);
+console.log(tok.vocabSize, tok.bosId, tok.eosId, tok.padId);
+const s = 'reverse: cat dog sun -> sun dog cat. Hello, World! 42 café';
+const ids = tok.encode(s); console.log(ids, tok.tokenize(s), JSON.stringify(tok.decode(ids, { skipSpecialTokens: true })));
+t0 = performance.now(); let n = 0; for (const x of c.texts) n += tok.encode(x, { addSpecialTokens: false }).length; console.log('tokens', n, 'encode ms', performance.now() - t0);

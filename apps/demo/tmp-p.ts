@@ -1,0 +1,18 @@
+import { Trainer } from '@lowrank/core';
+import { createModel, parseConfig, ShuffledBatchStream, toSequences, HFTokenizer } from '@lowrank/models';
+import { createBackend } from './src/cli/runtime/backends.js';
+import { lmLossBuilder } from './src/cli/runtime/lm-graph.js';
+const [h, L, inter, vocab, B, T] = process.argv.slice(2).map(Number);
+const config = parseConfig({ architectures: ['LlamaForCausalLM'], model_type: 'llama', vocab_size: vocab, hidden_size: h, intermediate_size: inter, num_hidden_layers: L, num_attention_heads: h / 32, num_key_value_heads: h / 32, max_position_embeddings: 256, rms_norm_eps: 1e-6, rope_theta: 10000, tie_word_embeddings: true, bos_token_id: 1, eos_token_id: 2, pad_token_id: 0 }, 'x');
+const m = createModel(config, 0);
+m.model.setTrainable(true);
+const seqs = Array.from({ length: 64 }, (_, i) => ({ inputIds: Int32Array.from({ length: T }, (_, j) => (i * 7 + j * 13) % vocab), labels: Int32Array.from({ length: T }, (_, j) => (i * 7 + j * 13) % vocab) }));
+const backend = await createBackend('cpu');
+let n = 0; for (const t of m.weights.values()) n += t.data.length;
+const trainer = await Trainer.create({ backend, build: lmLossBuilder(m.model, B, T, () => undefined), parameters: Object.fromEntries([...m.weights].map(([k, t]) => [k, { shape: t.shape, dtype: 'f32' as const, data: t.data }])), optimizer: { kind: 'adamw', lr: 1e-3, weightDecay: 0 }, steps: 30, data: new ShuffledBatchStream(seqs, B, 1) });
+const ms: number[] = [];
+trainer.subscribe((e) => { if (e.type === 'step') ms.push(e.stepMs); });
+const t0 = performance.now();
+await trainer.run();
+ms.sort((a, b) => a - b);
+console.log(`params ${n} h${h} L${L} i${inter} V${vocab} B${B} T${T}: median step ${ms[15].toFixed(1)} ms, tok/s ${(B * T / ms[15] * 1000).toFixed(0)}, total ${(performance.now() - t0).toFixed(0)}`);

@@ -1,0 +1,17 @@
+import { createBackend } from './src/cli/runtime/backends.js';
+import { loadBaseModel } from './src/cli/runtime/base-model.js';
+import { makeTask, taskWords, type TaskName } from './src/tour/task.js';
+import { trainMethod, cliAdapters } from './src/tour/train-method.js';
+import { accuracyOf } from './src/tour/accuracy.js';
+import { loadavg } from 'node:os';
+const [dir, variant, steps, lr, rank, task, bs, nw, ntrain] = process.argv.slice(2);
+const loadBase = () => loadBaseModel(dir);
+const tok = (await loadBase()).tokenizer;
+const t = makeTask(tok, { tasks: [task as TaskName], trainPerTask: Number(ntrain ?? 250), heldOutPerTask: 64, seqLen: 16, seed: 1, words: taskWords(tok, Number(nw ?? 8)) });
+console.log('words', t.words.length, t.words.join(' '), 'decodeLength', t.decodeLength, t.trainExamples[0]);
+const backend = await createBackend('cpu');
+const t0 = performance.now();
+const r = await trainMethod({ backend, task: t, loadBase }, { variant: variant as 'lora', rank: Number(rank), steps: Number(steps), lr: Number(lr), batchSize: Number(bs ?? 16), checkpointing: 'none', seed: 3 }, { onStep: (m) => { if (m.step % 25 === 0) console.log(m.step, m.loss.toFixed(3)); } }, cliAdapters);
+console.log(`${variant} steps ${steps} lr ${lr}: acc ${accuracyOf(r.matchBefore).toFixed(2)} -> ${accuracyOf(r.matchAfter).toFixed(2)}, loss ${r.heldOutBefore.toFixed(3)} -> ${r.heldOutAfter.toFixed(3)}, step ${r.stepMs.toFixed(1)} ms, total ${((performance.now() - t0) / 1000).toFixed(1)} s, rss ${(r.peakRssBytes / 1e6).toFixed(0)} MB, load ${loadavg()[0].toFixed(1)}`);
+console.log(r.matchAfter.answers.slice(0, 4), r.matchBefore.answers.slice(0, 2));
+backend.dispose();

@@ -1,0 +1,3 @@
+import { LowrankError } from '@lowrank/core';
+
+export class GenerationError extends LowrankError {}
