@@ -123,7 +123,7 @@ describe('ORT executable', () => {
       return loss;
     };
     const l1 = await runWith(host([5], 2));
-    expect(b.sessionCacheStats()).toEqual({ hits: 0, misses: 1, sessions: 1 });
+    expect(b.sessionCacheStats()).toMatchObject({ hits: 0, misses: 1, sessions: 1 });
     expect(await runWith(host([5], 2))).toBe(l1);
     expect(b.sessionCacheStats().hits).toBe(1);
     const l3 = await runWith(host([5], 77));

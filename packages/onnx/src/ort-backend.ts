@@ -4,7 +4,7 @@ import { graphHash } from './graph-hash.js';
 import { lowerGraph } from './lower/lower-graph.js';
 import { fusedOps, loweredOps } from './lower/lowering-registry.js';
 import { OrtExecutable } from './runtime/ort-executable.js';
-import { SessionCache } from './runtime/session-cache.js';
+import { DEFAULT_MAX_LIVE_BYTES, SessionCache } from './runtime/session-cache.js';
 import type { ExecutionProviderConfig } from './runtime/session-options.js';
 
 export interface OrtBackendOptions {
@@ -25,12 +25,18 @@ export interface OrtBackendOptions {
   readonly optimizedModelFilePath?: string;
   /** Gate recomputed segments on the backward pass so ORT cannot run them early (default true; false only to measure). */
   readonly orderRecompute?: boolean;
+  /**
+   * Weight bytes the live sessions may hold together (default 1 GiB). ORT cannot
+   * share initializers between sessions, so past this a new session (an eval
+   * graph, say) first releases the others, which are rebuilt on their next run.
+   */
+  readonly maxLiveSessionBytes?: number;
 }
 
 /** The ORT backend: a core Backend plus what its session cache did. */
 export interface OrtBackend extends Backend {
   /** Session cache counters: hits (a compiled graph found a warm session), misses, sessions held. */
-  sessionCacheStats(): { readonly hits: number; readonly misses: number; readonly sessions: number };
+  sessionCacheStats(): { readonly hits: number; readonly misses: number; readonly sessions: number; readonly budgetEvictions: number };
 }
 
 /**
@@ -38,7 +44,7 @@ export interface OrtBackend extends Backend {
  * ONNX model and run as one native call. Shared by backend-cpu and backend-cuda.
  */
 export function createOrtBackend(opts: OrtBackendOptions): OrtBackend {
-  const cache = new SessionCache(opts.maxIdleSessions ?? 4);
+  const cache = new SessionCache(opts.maxIdleSessions ?? 4, opts.maxLiveSessionBytes ?? DEFAULT_MAX_LIVE_BYTES);
   const threads = opts.threads ?? availableParallelism();
   const fuse = opts.fuse ?? true;
   const executables = new Set<Executable>();
@@ -97,7 +103,7 @@ export function createOrtBackend(opts: OrtBackendOptions): OrtBackend {
       return exe;
     },
     sessionCacheStats() {
-      return { hits: cache.hits, misses: cache.misses, sessions: cache.size };
+      return { hits: cache.hits, misses: cache.misses, sessions: cache.size, budgetEvictions: cache.budgetEvictions };
     },
     memoryStats(): MemoryStats {
       return { currentBytes: current, peakBytes: peak, liveTensors: executables.size };

@@ -12,4 +12,6 @@ export * from './composites/norms.js';
 export * from './composites/rope.js';
 export * from './composites/attention.js';
 export * from './composites/cross-entropy.js';
+export * from './composites/linear-log-sum-exp.js';
+export * from './composites/linear-cross-entropy.js';
 export * from './quant.js';

@@ -234,4 +234,18 @@ export const compositeGradCases: GradCase[] = [
     build: ([logits, y]) => ops.crossEntropy(logits, y),
     numRuns: 8,
   },
+  {
+    op: 'linearLogSumExp',
+    label: 'hidden [3,4], weight [7,4] in chunks of 3 (last chunk short)',
+    inputs: [f32([3, 4]), f32([7, 4])],
+    build: ([h, w]) => ops.linearLogSumExp(h, w, { chunk: 3 }),
+    numRuns: 6,
+  },
+  {
+    op: 'linearLogSumExp',
+    label: 'softcap 1.5, chunks of 2',
+    inputs: [f32([2, 3]), f32([5, 3])],
+    build: ([h, w]) => ops.linearLogSumExp(h, w, { chunk: 2, softcap: 1.5 }),
+    numRuns: 6,
+  },
 ];

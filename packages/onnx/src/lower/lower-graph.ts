@@ -1,5 +1,5 @@
 import { getOp, Graph, schedule, SignatureError, UnsupportedOpError, type DType, type HostTensor, type NodeData } from '@lowrank/core';
-import type { OnnxModel, OnnxValueInfo } from '../model/onnx-types.js';
+import type { FileRange, OnnxModel, OnnxValueInfo } from '../model/onnx-types.js';
 import { bytesOf, encodeValues, onnxDataType } from './dtypes.js';
 import { getFusedLowering, getLowering } from './lowering-registry.js';
 import { OnnxBuilder } from './onnx-builder.js';
@@ -20,8 +20,14 @@ interface NameLookup {
 function nativeData(data: HostTensor['data'], dtype: DType): boolean {
   if (dtype === 'f32') return data instanceof Float32Array;
   if (dtype === 'i32') return data instanceof Int32Array;
+  if (dtype === 'bf16' || dtype === 'f16') return data instanceof Uint16Array;
   return data instanceof Uint8Array && (dtype === 'u8' || data.every((v) => v === 0 || v === 1));
 }
+
+/** A frozen parameter's value for lowering: host data, or a byte range of a file holding it at its dtype. */
+export type FrozenValue = HostTensor | { readonly shape: readonly number[]; readonly dtype: DType; readonly file: FileRange };
+
+export const isFileBacked = (v: FrozenValue): v is Extract<FrozenValue, { file: FileRange }> => 'file' in v && !('data' in v);
 
 /** ONNX opset of the default domain: 18 has the Bitwise ops the RNG needs and axes-as-input reductions. */
 export const ONNX_OPSET = 18;
@@ -34,7 +40,7 @@ export interface LowerOptions {
   /** Parameters that become graph inputs; the rest become initializers from `paramValues`. Default: trainable ones. */
   readonly inputParams?: (name: string) => boolean;
   /** Values of the parameters that become initializers. */
-  readonly paramValues?: (name: string) => HostTensor | undefined;
+  readonly paramValues?: (name: string) => FrozenValue | undefined;
   /** Use fused ONNX kernels for composites: true (default), false, or only the listed ops. */
   readonly fuse?: boolean | ReadonlySet<string>;
   /** Backend name used in error messages. */
@@ -83,6 +89,14 @@ export function lowerGraph(graph: Graph, opts: LowerOptions = {}): LoweredGraph 
     if (node.op === 'param' && !inputParams(name)) {
       const v = opts.paramValues?.(name);
       if (!v) throw new SignatureError(`frozen parameter '${name}' has no value; call setParameters with it before running`);
+      if (isFileBacked(v)) {
+        b.fileInitializer(name, onnxDataType(node.dtype), node.shape, v.file);
+        initializerBytes += v.file.byteLength;
+        continue;
+      }
+      if ((node.dtype === 'bf16' || node.dtype === 'f16') && !(v.data instanceof Uint16Array)) {
+        throw new SignatureError(`frozen parameter '${name}' is ${node.dtype}: pass its raw 16-bit values as a Uint16Array`);
+      }
       const data = nativeData(v.data, node.dtype) ? bytesOf(v.data) : encodeValues(v.data, onnxDataType(node.dtype));
       b.rawInitializer(name, onnxDataType(node.dtype), node.shape, data);
       initializerBytes += data.length;
@@ -154,7 +168,7 @@ export function lowerGraph(graph: Graph, opts: LowerOptions = {}): LoweredGraph 
         for (const dep of deps) {
           const key = `${value}|${dep}`;
           if (!conditions.has(dep)) conditions.set(dep, gateCondition(b, names.get(dep)!));
-          if (!gated.has(key)) gated.set(key, gateValue(b, value, conditions.get(dep)!, graph.node(i).shape.length));
+          if (!gated.has(key)) gated.set(key, gateValue(b, value, conditions.get(dep)!, graph.node(i).shape, graph.node(i).dtype));
           value = gated.get(key)!;
         }
         overrides.set(i, value);

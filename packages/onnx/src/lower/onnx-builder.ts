@@ -1,4 +1,4 @@
-import type { OnnxAttributeValue, OnnxDataTypeCode, OnnxNode, OnnxTensor } from '../model/onnx-types.js';
+import type { FileRange, OnnxAttributeValue, OnnxDataTypeCode, OnnxNode, OnnxTensor } from '../model/onnx-types.js';
 import { OnnxDataType } from '../model/onnx-types.js';
 import { encodeValues } from './dtypes.js';
 
@@ -82,6 +82,12 @@ export class OnnxBuilder {
   /** An initializer from raw bytes already in ONNX layout. */
   rawInitializer(name: string, dataType: OnnxDataTypeCode, dims: readonly number[], data: Uint8Array): string {
     this.initializers.push({ name, dataType, dims: [...dims], data });
+    return name;
+  }
+
+  /** An initializer whose bytes ORT reads from a file range (external data). */
+  fileInitializer(name: string, dataType: OnnxDataTypeCode, dims: readonly number[], file: FileRange): string {
+    this.initializers.push({ name, dataType, dims: [...dims], data: new Uint8Array(0), file });
     return name;
   }
 

@@ -1,4 +1,4 @@
-import { getOp, orderConstraintsOf, type Graph } from '@lowrank/core';
+import { getOp, orderConstraintsOf, type DType, type Graph } from '@lowrank/core';
 import { OnnxDataType } from '../model/onnx-types.js';
 import type { OnnxBuilder } from './onnx-builder.js';
 
@@ -42,7 +42,7 @@ export function orderGates(graph: Graph, order: readonly string[]): Map<string, 
   return gates;
 }
 
-const GATEABLE = new Set(['f32', 'i32', 'u8']);
+const GATEABLE = new Set(['f32', 'i32', 'u8', 'bf16', 'f16']);
 
 /**
  * The inputs of a node to gate: the values computed by the graph if it reads
@@ -84,8 +84,14 @@ export function wouldFoldLarge(graph: Graph, id: string, isRuntimeParam: (name: 
  * []. (Extra nodes shift ORT's topological order, which measurably changed peak
  * memory, so gates stay as small as they can.)
  */
-export function gateValue(b: OnnxBuilder, x: string, cond: string, xRank: number): string {
-  return b.op('Where', [xRank === 0 ? b.op('Reshape', [cond, b.int64s([])]) : cond, x, x]);
+export function gateValue(b: OnnxBuilder, x: string, cond: string, shape: readonly number[], dtype: DType): string {
+  // ORT's CPU Where has no 16-bit float kernels: gate those through a Reshape whose target shape
+  // is computed from the condition (Reshape aliases its input, so the gate copies nothing).
+  if (dtype === 'bf16' || dtype === 'f16') {
+    const zero = b.op('Mul', [b.op('Cast', [cond], { to: OnnxDataType.INT64 }), b.int64s([0])]);
+    return b.op('Reshape', [x, b.op('Add', [b.int64s(shape), zero])]);
+  }
+  return b.op('Where', [shape.length === 0 ? b.op('Reshape', [cond, b.int64s([])]) : cond, x, x]);
 }
 
 /** A [1] bool that exists only once `dep` does. */

@@ -18,7 +18,17 @@ const ATTR_TYPE = { float: 1, int: 2, string: 3, tensor: 4, floats: 6, ints: 7 }
 const TENSOR = { dims: 1, dataType: 2, name: 8, rawData: 9, externalData: 13, dataLocation: 14 } as const;
 const VALUE_INFO = { name: 1, type: 2 } as const;
 
-function encodeTensor(t: OnnxTensor, external?: ExternalPlacement): ProtoWriter {
+/**
+ * Where a file-backed tensor's bytes are, as ONNX external data: the location
+ * is the absolute path written relative to '/', which the session resolves
+ * against the external-initializers folder '/' (see create-session.ts).
+ */
+function placementOfFile(t: OnnxTensor): ExternalPlacement | undefined {
+  if (!t.file) return undefined;
+  return { location: t.file.path.replace(/^\/+/, ''), offset: t.file.offset, length: t.file.byteLength };
+}
+
+function encodeTensor(t: OnnxTensor, external: ExternalPlacement | undefined = placementOfFile(t)): ProtoWriter {
   const w = new ProtoWriter();
   for (const d of t.dims) w.varint(TENSOR.dims, d);
   w.varint(TENSOR.dataType, t.dataType);
@@ -82,7 +92,7 @@ function encodeGraph(g: OnnxGraph, external: ReadonlyMap<string, ExternalPlaceme
   const w = new ProtoWriter();
   for (const n of g.nodes) w.message(GRAPH.node, encodeNode(n));
   w.string(GRAPH.name, g.name);
-  for (const t of g.initializers) w.message(GRAPH.initializer, encodeTensor(t, external.get(t.name)));
+  for (const t of g.initializers) w.message(GRAPH.initializer, encodeTensor(t, external.get(t.name) ?? placementOfFile(t)));
   for (const i of g.inputs) w.message(GRAPH.input, encodeValueInfo(i));
   for (const o of g.outputs) w.message(GRAPH.output, encodeValueInfo(o));
   return w;

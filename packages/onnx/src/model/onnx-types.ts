@@ -17,11 +17,21 @@ export const OnnxDataType = {
 export type OnnxDataTypeCode = (typeof OnnxDataType)[keyof typeof OnnxDataType];
 
 /** A constant tensor: an initializer or a tensor-valued attribute. `data` is little-endian raw bytes. */
+/** Bytes of a tensor that stay in a file (ONNX external data): absolute path, byte offset and length. */
+export interface FileRange {
+  readonly path: string;
+  readonly offset: number;
+  readonly byteLength: number;
+}
+
 export interface OnnxTensor {
   readonly name: string;
   readonly dataType: OnnxDataTypeCode;
   readonly dims: readonly number[];
+  /** The raw bytes; empty when `file` holds them. */
   readonly data: Uint8Array;
+  /** Set for a tensor whose bytes ORT reads from a file (never copied through JavaScript). */
+  readonly file?: FileRange;
 }
 
 export type OnnxAttributeValue =

@@ -1,7 +1,23 @@
-import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readSync, writeFileSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { encodeModel, type ExternalPlacement } from './encode-model.js';
-import type { OnnxModel } from './onnx-types.js';
+import type { FileRange, OnnxModel } from './onnx-types.js';
+
+/** Appends a file's byte range to `fd` in bounded pieces. */
+function copyRange(src: FileRange, fd: number): void {
+  const piece = new Uint8Array(Math.min(src.byteLength, 64 << 20));
+  const inFd = openSync(src.path, 'r');
+  try {
+    for (let done = 0; done < src.byteLength; ) {
+      const n = readSync(inFd, piece, 0, Math.min(piece.length, src.byteLength - done), src.offset + done);
+      if (n === 0) throw new Error(`${src.path} ended before byte ${src.offset + src.byteLength}`);
+      writeSync(fd, piece.subarray(0, n));
+      done += n;
+    }
+  } finally {
+    closeSync(inFd);
+  }
+}
 
 /** Protobuf cannot hold a message past 2 GiB; stay clear of it. */
 export const DEFAULT_EXTERNAL_DATA_THRESHOLD = 1.8 * 1024 ** 3;
@@ -27,8 +43,10 @@ export interface WrittenModel {
  */
 export function writeOnnxModel(model: OnnxModel, path: string, opts: WriteModelOptions = {}): WrittenModel {
   const threshold = opts.externalDataThresholdBytes ?? DEFAULT_EXTERNAL_DATA_THRESHOLD;
-  const total = model.graph.initializers.reduce((s, t) => s + t.data.length, 0);
-  if (total <= threshold) {
+  const sizeOf = (t: OnnxModel['graph']['initializers'][number]) => t.file?.byteLength ?? t.data.length;
+  const total = model.graph.initializers.reduce((s, t) => s + sizeOf(t), 0);
+  const fileBacked = model.graph.initializers.some((t) => t.file);
+  if (total <= threshold && !fileBacked) {
     const bytes = encodeModel(model);
     writeFileSync(path, bytes);
     return { modelPath: path, bytes: bytes.length };
@@ -40,12 +58,15 @@ export function writeOnnxModel(model: OnnxModel, path: string, opts: WriteModelO
   let offset = 0;
   try {
     for (const t of model.graph.initializers) {
-      if (t.data.length < 1024) continue;
+      const length = sizeOf(t);
+      if (length < 1024 && !t.file) continue;
       const aligned = Math.ceil(offset / 64) * 64;
       if (aligned > offset) writeSync(fd, new Uint8Array(aligned - offset));
-      writeSync(fd, t.data);
-      placements.set(t.name, { location, offset: aligned, length: t.data.length });
-      offset = aligned + t.data.length;
+      // A file-backed weight is copied range by range: the exported model must stand on its own.
+      if (t.file) copyRange(t.file, fd);
+      else writeSync(fd, t.data);
+      placements.set(t.name, { location, offset: aligned, length });
+      offset = aligned + length;
     }
   } finally {
     closeSync(fd);

@@ -1,10 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InferenceSession } from 'onnxruntime-node';
 import type { LoweredGraph } from '../lower/lower-graph.js';
 import { encodeModel } from '../model/encode-model.js';
-import { DEFAULT_EXTERNAL_DATA_THRESHOLD, writeOnnxModel } from '../model/write-model.js';
+import type { OnnxModel, OnnxTensor } from '../model/onnx-types.js';
+import { DEFAULT_EXTERNAL_DATA_THRESHOLD } from '../model/write-model.js';
 import { OrtSessionError } from '../errors.js';
 import { sessionOptions, type SessionSettings } from './session-options.js';
 
@@ -15,9 +16,43 @@ export interface CreatedSession {
 
 const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
+/** In-memory initializers at least this large move to a temporary external-data file past the protobuf limit. */
+const SPILL_MIN_BYTES = 1024;
+
 /**
- * Creates an ORT session for a lowered graph: from memory, or past the
- * protobuf limit from a temporary .onnx file with external data.
+ * Moves the larger in-memory initializers into one temporary file and points
+ * the model at it: protobuf cannot hold a model past 2 GiB.
+ */
+function spillInitializers(model: OnnxModel, dir: string): OnnxModel {
+  const path = join(dir, 'initializers.bin');
+  const fd = openSync(path, 'w');
+  let offset = 0;
+  const initializers: OnnxTensor[] = [];
+  try {
+    for (const t of model.graph.initializers) {
+      if (t.file || t.data.length < SPILL_MIN_BYTES) {
+        initializers.push(t);
+        continue;
+      }
+      const aligned = Math.ceil(offset / 64) * 64;
+      if (aligned > offset) writeSync(fd, new Uint8Array(aligned - offset));
+      writeSync(fd, t.data);
+      initializers.push({ name: t.name, dataType: t.dataType, dims: t.dims, data: new Uint8Array(0), file: { path, offset: aligned, byteLength: t.data.length } });
+      offset = aligned + t.data.length;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return { ...model, graph: { ...model.graph, initializers } };
+}
+
+/**
+ * Creates an ORT session for a lowered graph, always from bytes in memory.
+ * File-backed initializers (a checkpoint's weights, a spilled 4-bit base) are
+ * ONNX external data that ORT reads itself, so their bytes never pass through
+ * JavaScript; they are named by absolute path, resolved against the
+ * external-initializers folder '/'. Past the protobuf limit, the in-memory
+ * initializers are spilled to a temporary file first.
  */
 export async function createSession(
   lowered: LoweredGraph,
@@ -30,19 +65,23 @@ export async function createSession(
   let dir: string | undefined;
   const cleanup = () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
+    dir = undefined;
   };
   try {
-    if (lowered.initializerBytes > externalDataThresholdBytes) {
+    let model = lowered.model;
+    const inMemory = model.graph.initializers.reduce((s, t) => s + t.data.length, 0);
+    if (inMemory > externalDataThresholdBytes) {
       dir = mkdtempSync(join(tmpdir(), 'lowrank-onnx-'));
-      const written = writeOnnxModel(lowered.model, join(dir, 'model.onnx'), { externalDataThresholdBytes });
-      return { session: await InferenceSession.create(written.modelPath, opts), cleanup };
+      model = spillInitializers(model, dir);
+    }
+    if (model.graph.initializers.some((t) => t.file)) {
+      opts.extra = { ...opts.extra, session: { ...(opts.extra as { session?: Record<string, string> } | undefined)?.session, model_external_initializers_file_folder_path: '/' } };
     }
     const t0 = performance.now();
-    const bytes = encodeModel(lowered.model);
-    const t1 = performance.now();
-    if (process.env.LOWRANK_DUMP_MODEL) (await import('node:fs')).writeFileSync(process.env.LOWRANK_DUMP_MODEL + '-' + lowered.coreNodes + '.onnx', bytes);
-    const session = await InferenceSession.create(bytes, opts);
-    if (process.env.LOWRANK_DEBUG_SESSION) console.error(`[session] ${context}: encode ${(t1 - t0).toFixed(0)} ms, create ${(performance.now() - t1).toFixed(0)} ms`);
+    const session = await InferenceSession.create(encodeModel(model), opts);
+    if (process.env.LOWRANK_DEBUG_SESSION) console.error(`[lowrank:onnx] session for ${context} in ${(performance.now() - t0).toFixed(0)} ms`);
+    // ORT has read (or mapped) every external initializer: the spill file is no longer needed.
+    cleanup();
     return { session, cleanup };
   } catch (e) {
     cleanup();

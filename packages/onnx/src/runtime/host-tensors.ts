@@ -30,7 +30,7 @@ export function toOrtTensor(t: HostTensor, dtype: DType, what: string, copy = fa
 }
 
 /** Checks a fed value against the graph's declared shape. */
-export function checkShape(t: HostTensor, shape: readonly number[], what: string): void {
+export function checkShape(t: { readonly shape: readonly number[] }, shape: readonly number[], what: string): void {
   if (!shapesEqual(t.shape, shape)) throw new SignatureError(`${what} expects shape [${shape.join(', ')}], got [${t.shape.join(', ')}]`);
 }
 

@@ -1,8 +1,9 @@
-import { SignatureError, type CompileReport, type DType, type Executable, type Graph, type HostTensor, type Signature } from '@lowrank/core';
+import { isLazyHostTensor, SignatureError, type CompileReport, type DType, type Executable, type Graph, type HostTensor, type ParameterValue, type Signature } from '@lowrank/core';
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import { OrtRunError } from '../errors.js';
 import { dataHash } from '../graph-hash.js';
-import { lowerGraph, type LoweredGraph } from '../lower/lower-graph.js';
+import { isFileBacked, lowerGraph, type FrozenValue, type LoweredGraph } from '../lower/lower-graph.js';
+import { frozenIdentity, readFileRange } from './frozen-values.js';
 import { createSession } from './create-session.js';
 import { checkShape, fromOrtTensor, toOrtTensor } from './host-tensors.js';
 import type { SessionCache } from './session-cache.js';
@@ -20,16 +21,22 @@ export interface ExecutableContext {
 }
 
 const bytesOfHost = (t: HostTensor) => t.data.byteLength;
+/** Host bytes a frozen value keeps in JavaScript (a file-backed one keeps none). */
+const hostBytesOf = (v: FrozenValue) => (isFileBacked(v) ? 0 : v.data.byteLength);
 
 /**
  * A compiled graph on onnxruntime. Frozen parameters become initializers of
  * the session (built on the first run, rebuilt if one is replaced); trainable
  * parameters and updated state are kept host-side as ORT tensors, fed each run
  * and replaced by their update outputs.
+ *
+ * Frozen weights are held once: a lazy value with a file range (a checkpoint
+ * tensor already at its storage dtype, a spilled 4-bit base) stays a file range
+ * that ORT reads itself; host arrays are kept by reference, never copied.
  */
 export class OrtExecutable implements Executable {
   readonly report: CompileReport;
-  private readonly frozen = new Map<string, HostTensor>();
+  private readonly frozen = new Map<string, FrozenValue>();
   private readonly state = new Map<string, Tensor>();
   private session: { key: string; session: Promise<InferenceSession>; lowered: LoweredGraph } | undefined;
   private readonly outputs: readonly string[];
@@ -50,22 +57,32 @@ export class OrtExecutable implements Executable {
     this.report = report;
   }
 
-  async setParameters(values: Readonly<Record<string, HostTensor>>): Promise<void> {
+  async setParameters(values: Readonly<Record<string, ParameterValue>>): Promise<void> {
     this.assertLive();
-    for (const [name, t] of Object.entries(values)) {
+    for (const [name, v] of Object.entries(values)) {
       const info = this.graph.params.get(name);
       if (!info) throw new SignatureError(`'${name}' is not a parameter of this graph; parameters: ${[...this.graph.params.keys()].join(', ')}`);
-      checkShape(t, info.shape, `parameter '${name}'`);
+      checkShape(v, info.shape, `parameter '${name}'`);
+      if (v.dtype !== info.dtype) throw new SignatureError(`parameter '${name}' expects dtype ${info.dtype}, got ${v.dtype}`);
+    }
+    for (const [name, v] of Object.entries(values)) {
+      const info = this.graph.params.get(name)!;
       if (this.inputParams.has(name)) {
+        const t = isLazyHostTensor(v) ? { shape: v.shape, dtype: v.dtype, data: await v.read() } : v;
         const prev = this.state.get(name);
         const next = toOrtTensor(t, info.dtype, `parameter '${name}'`, true);
         this.state.set(name, next);
         this.ctx.track(bytesOfHost(t) - (prev ? prev.size * 4 : 0));
       } else {
-        if (t.dtype !== info.dtype) throw new SignatureError(`parameter '${name}' expects dtype ${info.dtype}, got ${t.dtype}`);
+        // A lazy value with a file range is never read here; one without is read once (its only copy).
+        const value: FrozenValue = isLazyHostTensor(v)
+          ? v.file
+            ? { shape: [...v.shape], dtype: v.dtype, file: v.file }
+            : { shape: [...v.shape], dtype: v.dtype, data: await v.read() }
+          : v;
         const prev = this.frozen.get(name);
-        this.frozen.set(name, { shape: [...t.shape], dtype: t.dtype, data: t.data.slice() });
-        this.ctx.track(bytesOfHost(t) - (prev ? bytesOfHost(prev) : 0));
+        this.frozen.set(name, value);
+        this.ctx.track(hostBytesOf(value) - (prev ? hostBytesOf(prev) : 0));
         // New frozen values mean new initializers: the next run builds (or finds) another session.
         this.dropSession();
       }
@@ -81,7 +98,7 @@ export class OrtExecutable implements Executable {
       const s = this.state.get(n);
       const f = this.frozen.get(n);
       if (s) out[n] = fromOrtTensor(s, info.dtype, true);
-      else if (f) out[n] = { shape: [...f.shape], dtype: f.dtype, data: f.data.slice() };
+      else if (f) out[n] = isFileBacked(f) ? { shape: [...f.shape], dtype: f.dtype, data: readFileRange(f.file, f.dtype) } : { shape: [...f.shape], dtype: f.dtype, data: f.data.slice() };
       else throw new SignatureError(`parameter '${n}' has no value on this executable; call setParameters first`);
     }
     return out;
@@ -118,10 +135,14 @@ export class OrtExecutable implements Executable {
       throw e;
     }
     let results: InferenceSession.ReturnType;
+    const holder = this.session!;
+    this.ctx.cache.runStarted(holder.key);
     try {
       results = await ready.run(ortFeeds, fetches);
     } catch (e) {
       throw new OrtRunError(this.ctx.backend, e instanceof Error ? e.message : String(e), `graph '${lowered.model.graph.name}'`);
+    } finally {
+      this.ctx.cache.runEnded(holder.key, holder.session);
     }
     for (const [param, output] of Object.entries(this.updates)) {
       this.state.set(param, results[lowered.outputs.get(output)!]);
@@ -153,7 +174,7 @@ export class OrtExecutable implements Executable {
     if (this.disposed) return;
     this.dropSession();
     let bytes = 0;
-    for (const f of this.frozen.values()) bytes += bytesOfHost(f);
+    for (const f of this.frozen.values()) bytes += hostBytesOf(f);
     for (const s of this.state.values()) bytes += s.size * 4;
     this.ctx.track(-bytes);
     this.frozen.clear();
@@ -179,11 +200,16 @@ export class OrtExecutable implements Executable {
     const frozenKey = [...this.frozen.keys()]
       .filter((n) => lowered.model.graph.initializers.some((t) => t.name === n))
       .sort()
-      .map((n) => `${n}:${dataHash(this.frozen.get(n)!.data)}`)
+      .map((n) => `${n}:${frozenIdentity(this.frozen.get(n)!, dataHash)}`)
       .join(';');
     const key = `${this.structureKey}|${frozenKey}`;
-    const session = this.ctx.cache.acquire(key, () => createSession(lowered, this.ctx.settings, this.ctx.backend, this.ctx.externalDataThresholdBytes));
-    this.session = { key, session, lowered };
+    const holder = { key, session: undefined as unknown as Promise<InferenceSession>, lowered };
+    // Evicted by the cache (another session needed its weight budget): the next run recreates it.
+    const onEvict = () => {
+      if (this.session === holder) this.session = undefined;
+    };
+    holder.session = this.ctx.cache.acquire(key, lowered.initializerBytes, () => createSession(lowered, this.ctx.settings, this.ctx.backend, this.ctx.externalDataThresholdBytes), onEvict);
+    this.session = holder;
     return this.session;
   }
 

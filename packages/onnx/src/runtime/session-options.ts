@@ -20,7 +20,7 @@ export interface SessionSettings {
 export function sessionOptions(s: SessionSettings): InferenceSession.SessionOptions {
   return {
     executionProviders: s.executionProviders,
-    graphOptimizationLevel: s.graphOptimizationLevel ?? ((process.env.LOWRANK_ORT_OPT as 'all') || 'all'),
+    graphOptimizationLevel: s.graphOptimizationLevel ?? 'all',
     enableCpuMemArena: true,
     enableMemPattern: false,
     executionMode: 'sequential',
