@@ -26,7 +26,7 @@ const ADAPTERS: Record<Exclude<Method, 'lora-drop'>, AdapterFactory> = {
 /** Where the page finds the base model: the dev server serves the tour's cache there (vite.config.ts). */
 const BASE_ROOT = './demo-base';
 /** Held-out prompts the page scores: fewer than the terminal's, as a software GPU decodes slowly. */
-const HELD_OUT = 16;
+const HELD_OUT = 32;
 
 /** What the page exposes for its browser test (and for the curious, in the console). */
 interface DemoState {
@@ -88,7 +88,7 @@ const settings = () => ({
   method: $<HTMLSelectElement>('method').value as Method,
   rank: Math.max(1, Math.round(Number($<HTMLInputElement>('rank').value) || 8)),
   policy: $<HTMLSelectElement>('policy').value as CheckpointPolicy,
-  steps: Math.max(1, Math.round(Number($<HTMLInputElement>('steps').value) || 60)),
+  steps: Math.max(1, Math.round(Number($<HTMLInputElement>('steps').value) || 150)),
   lr: Number($<HTMLInputElement>('lr').value) || 0.003,
 });
 

@@ -36,10 +36,10 @@ export async function lowrankParticipant(
   opts: { maxLength: number; newTokens: number; threads: number; backend?: Backend },
 ): Promise<GenerationParticipant> {
   const backend = opts.backend ?? createCpuBackend({ threads: opts.threads });
-  const gen = await Generator.create(model, weights, { backend, maxLength: opts.maxLength, prefillLength: 64, minBucket: opts.maxLength });
+  const gen = await Generator.create(model, weights, { backend, maxLength: opts.maxLength, prefillLength: 64 });
   await gen.generateBatch(prompts, { maxNewTokens: 4 });
   return {
-    name: 'lowrank',
+    name: `lowrank (cache buckets ${gen.buckets.join(', ')})`,
     async once() {
       const res = await gen.generateBatch(prompts, { maxNewTokens: opts.newTokens });
       const t = gen.lastTiming;

@@ -30,32 +30,30 @@ function leftPadded(prompts: number[][]): { input_ids: Tensor; attention_mask: T
   return { input_ids: new Tensor('int64', ids, [prompts.length, n]), attention_mask: new Tensor('int64', mask, [prompts.length, n]) };
 }
 
-async function greedy(model: Generating, prompts: number[][], newTokens: number): Promise<{ ms: number; tokens: number[][] }> {
+/** One greedy generate; a streamer timestamps each step (its first call carries the prompt, each later one a new token per row). */
+async function greedy(model: Generating, prompts: number[][], newTokens: number): Promise<{ prefillMs: number; decodeMsPerStep: number; tokens: number[][] }> {
   const inputs = leftPadded(prompts);
-  const t = performance.now();
-  const out = await model.generate({ ...inputs, max_new_tokens: newTokens, min_new_tokens: newTokens, do_sample: false });
-  const ms = performance.now() - t;
+  const stamps: number[] = [];
+  const streamer = { put: () => void stamps.push(performance.now()), end: () => undefined };
+  const t0 = performance.now();
+  const out = await model.generate({ ...inputs, max_new_tokens: newTokens, min_new_tokens: newTokens, do_sample: false, streamer });
   const [rows, cols] = out.dims as number[];
   const data = out.data as BigInt64Array;
   const start = cols - newTokens;
   const tokens = Array.from({ length: rows }, (_, r) => Array.from(data.subarray(r * cols + start, (r + 1) * cols), Number));
-  return { ms, tokens };
+  // stamps[1]: the first new token (the prefill forward); stamps[last]: the last decode step.
+  return { prefillMs: stamps[1] - t0, decodeMsPerStep: (stamps[stamps.length - 1] - stamps[1]) / (newTokens - 1), tokens };
 }
 
 /**
- * transformers.js timed as lowrank is: prefill = a one-token generate (one
- * forward over the prompt); decode = the rest of an N-token generate over its
- * N-1 steps. Warmed up once.
+ * transformers.js timed as lowrank is: prefill = until the first new token;
+ * decode = the remaining N-1 steps (from per-token timestamps). Warmed up once.
  */
 export async function transformersJsParticipant(model: Generating, prompts: number[][], newTokens: number): Promise<GenerationParticipant> {
   await greedy(model, prompts, 4);
   return {
     name: 'transformers.js',
-    async once() {
-      const pre = await greedy(model, prompts, 1);
-      const full = await greedy(model, prompts, newTokens);
-      return { prefillMs: pre.ms, decodeMsPerStep: (full.ms - pre.ms) / (newTokens - 1), tokens: full.tokens };
-    },
+    once: () => greedy(model, prompts, newTokens),
     dispose() {},
   };
 }

@@ -20,7 +20,19 @@ export { openModel, BaseDtypeError, type OpenModelOptions, type OpenedModel } fr
 export { SpillFile } from './io/spill-file.js';
 export { declareBaseStorage, upcastF32 } from './nn/base-storage.js';
 export { saveModel, type SaveOptions } from './io/save.js';
-export { buildForward, causalLmLoss, traceLanguageModel, type TracedLM } from './forward.js';
+export {
+  buildForward,
+  causalLmLoss,
+  causalLmLossOf,
+  defaultLossChunk,
+  LOSS_BLOCK_ELEMENTS,
+  traceLanguageModel,
+  type LmLoss,
+  type LmLossOptions,
+  type TraceOptions,
+  type TracedLM,
+} from './forward.js';
+export { lmHeadOf, type LmHead } from './nn/lm-head.js';
 export * from './tokenizers/index.js';
 export * from './data/index.js';
 export * from './generation/index.js';

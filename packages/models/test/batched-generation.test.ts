@@ -122,6 +122,9 @@ describe('batched generation on backend-cpu (onnxruntime-node)', () => {
       const a = await host.generateBatch(prompts, { maxNewTokens: 20 });
       const b = await state.generateBatch(prompts, { maxNewTokens: 20 });
       expect(b).toEqual(a);
+      // Calls overlapping in time share the state executables; they are run one after the other.
+      const [c, d] = await Promise.all([state.generateBatch(prompts, { maxNewTokens: 20 }), state.generateBatch(prompts, { maxNewTokens: 20 })]);
+      expect([c, d]).toEqual([a, a]);
       host.dispose();
       state.dispose();
     } finally {

@@ -1,5 +1,6 @@
 import { CHECKPOINTING_ALLOWED, parseCheckpointing } from './checkpointing.js';
 import type { OptionSpec } from './option-spec.js';
+import { BASE_DTYPES } from './runtime/base-dtype.js';
 
 export const VARIANTS = ['lora', 'dora', 'qlora', 'dylora', 'lora-drop', 'adalora'] as const;
 export const BACKENDS = ['cpu', 'webgpu', 'cuda', 'reference'] as const;
@@ -37,6 +38,13 @@ const target: OptionSpec = {
   kind: { type: 'list' },
   description: "comma-separated module names to adapt, all-linear, or one regex matched against the whole module path (default: PEFT's choice, q_proj,v_proj for LLaMA-like models, qkv_proj for Phi-3, c_attn for GPT-2)",
 };
+const baseDtype: OptionSpec = {
+  name: 'base-dtype',
+  arg: 'DTYPE',
+  kind: { type: 'enum', values: BASE_DTYPES },
+  description:
+    "precision the frozen base is held at: f32|bf16|f16 (default: the checkpoint's), or nf4|fp4 (4-bit, double quantization, quantized tensor by tensor while loading; --variant qlora implies nf4)",
+};
 const checkpointing: OptionSpec = {
   name: 'checkpointing',
   arg: 'POLICY',
@@ -56,6 +64,7 @@ export const TRAIN_OPTIONS: readonly OptionSpec[] = [
   alpha,
   { name: 'dropout', arg: 'P', kind: { type: 'number', min: 0, max: 1, exclusiveMax: true }, default: 0, description: 'adapter dropout on the input of A' },
   target,
+  baseDtype,
   { name: 'optimizer', arg: 'NAME', kind: { type: 'enum', values: ['adamw', 'sgd'] }, default: 'adamw', description: 'adamw|sgd' },
   { name: 'lr', arg: 'X', kind: { type: 'number', min: 0, exclusiveMin: true }, default: 1e-3, description: 'peak learning rate' },
   { name: 'weight-decay', arg: 'X', kind: { type: 'number', min: 0 }, default: 0, description: 'decoupled weight decay (AdamW) / L2 (SGD)' },
@@ -79,7 +88,7 @@ export const TRAIN_OPTIONS: readonly OptionSpec[] = [
   json,
 ];
 
-export const EVAL_OPTIONS: readonly OptionSpec[] = [model, adapter, data, batchSize, seqLen, layout, trainOn, backend, json];
+export const EVAL_OPTIONS: readonly OptionSpec[] = [model, adapter, data, baseDtype, batchSize, seqLen, layout, trainOn, backend, json];
 
 export const GENERATE_OPTIONS: readonly OptionSpec[] = [
   model,
@@ -93,6 +102,7 @@ export const GENERATE_OPTIONS: readonly OptionSpec[] = [
   { name: 'top-k', arg: 'N', kind: { type: 'int', min: 0 }, default: 0, description: 'keep the k most likely tokens (0: all)' },
   { name: 'top-p', arg: 'X', kind: { type: 'number', min: 0, max: 1, exclusiveMin: true }, default: 1, description: 'nucleus sampling mass' },
   seed,
+  baseDtype,
   backend,
   json,
 ];
@@ -113,7 +123,23 @@ export const EXPORT_OPTIONS: readonly OptionSpec[] = [
   json,
 ];
 
-export const INFO_OPTIONS: readonly OptionSpec[] = [model, adapter, variant, rank, alpha, target, batchSize, seqLen, json];
+export const INFO_OPTIONS: readonly OptionSpec[] = [
+  model,
+  adapter,
+  variant,
+  rank,
+  alpha,
+  target,
+  batchSize,
+  seqLen,
+  {
+    name: 'plan-memory',
+    kind: { type: 'bool' },
+    default: false,
+    description: 'also plan training memory per checkpoint policy (traces the training graph: seconds on a 20+ layer model; info alone reads only config.json and the headers)',
+  },
+  json,
+];
 
 export const ALL_OPTION_NAMES: readonly string[] = [
   ...new Set([TRAIN_OPTIONS, EVAL_OPTIONS, GENERATE_OPTIONS, MERGE_OPTIONS, EXPORT_OPTIONS, INFO_OPTIONS].flat().map((s) => s.name)),

@@ -17,3 +17,10 @@ export class CliConfigError extends LowrankError {}
 
 /** An adapter method or adapter file this build cannot train, apply or merge. */
 export class UnsupportedAdapterError extends LowrankError {}
+
+/** Training stopped by a signal after saving a checkpoint. */
+export class InterruptedError extends Error {
+  constructor() {
+    super('training interrupted; a checkpoint was saved');
+  }
+}

@@ -12,12 +12,14 @@ import {
 } from './command-options.js';
 import { readConfigFile } from './config-file.js';
 import { allowedText, camel, resolveOptions, type OptionSpec } from './option-spec.js';
-import { InterruptedError, runTrain, type TrainArgs } from './commands/train.js';
-import { runEval, type EvalArgs } from './commands/eval.js';
-import { runGenerate, type GenerateArgs } from './commands/generate.js';
-import { runMerge, type MergeArgs } from './commands/merge.js';
-import { runExportOnnx, type ExportArgs } from './commands/export-onnx.js';
-import { runInfo, type InfoArgs } from './commands/info.js';
+import { InterruptedError } from './errors.js';
+// Commands load on demand, so `info` does not pay for the trainer's modules.
+import type { TrainArgs } from './commands/train.js';
+import type { EvalArgs } from './commands/eval.js';
+import type { GenerateArgs } from './commands/generate.js';
+import type { MergeArgs } from './commands/merge.js';
+import type { ExportArgs } from './commands/export-onnx.js';
+import type { InfoArgs } from './commands/info.js';
 
 export interface CliIo {
   readonly stdout: { write(s: string): unknown; readonly isTTY?: boolean };
@@ -62,32 +64,32 @@ export function buildProgram(io: CliIo, done: (code: number) => void): Command {
   };
 
   command('train', 'fine-tune adapters on a dataset and write a PEFT adapter directory', TRAIN_OPTIONS, async (o, io) => {
-    const summary = await runTrain(o as unknown as TrainArgs, io.stdout);
+    const summary = await (await import('./commands/train.js')).runTrain(o as unknown as TrainArgs, io.stdout);
     if (o.json) printJson(io, { event: 'done', ...summary, losses: undefined });
     else io.stdout.write(`done: ${summary.steps} steps, held-out loss ${summary.initialEvalLoss?.toFixed(4) ?? '(resumed)'} -> ${summary.finalEvalLoss.toFixed(4)}; adapter written to ${summary.adapterDir}\n`);
   });
   command('eval', 'mean token cross-entropy and perplexity on a dataset', EVAL_OPTIONS, async (o, io) => {
-    const r = await runEval(o as unknown as EvalArgs);
+    const r = await (await import('./commands/eval.js')).runEval(o as unknown as EvalArgs, io.stderr);
     if (o.json) printJson(io, r);
     else io.stdout.write(`loss ${r.loss.toFixed(4)}  perplexity ${r.perplexity.toFixed(3)}  tokens ${r.tokens}\n`);
   });
   command('generate', 'continue a prompt with the model (and adapter)', GENERATE_OPTIONS, async (o, io) => {
-    const r = await runGenerate(o as unknown as GenerateArgs);
+    const r = await (await import('./commands/generate.js')).runGenerate(o as unknown as GenerateArgs, io.stderr);
     if (o.json) printJson(io, r);
     else io.stdout.write(`${r.text}\n`);
   });
   command('merge', 'merge an adapter into the base weights and write a Hugging Face model directory', MERGE_OPTIONS, async (o, io) => {
-    const r = await runMerge(o as unknown as MergeArgs);
+    const r = await (await import('./commands/merge.js')).runMerge(o as unknown as MergeArgs);
     if (o.json) printJson(io, r);
     else io.stdout.write(`merged ${r.mergedModules} modules; wrote ${r.files.join(', ')} to ${r.out}\n`);
   });
   command('export-onnx', 'export the model (with adapter) as a standalone .onnx inference graph', EXPORT_OPTIONS, async (o, io) => {
-    const r = await runExportOnnx(o as unknown as ExportArgs);
+    const r = await (await import('./commands/export-onnx.js')).runExportOnnx(o as unknown as ExportArgs);
     if (o.json) printJson(io, r);
     else io.stdout.write(`wrote ${r.path} (${r.bytes} bytes)\n`);
   });
-  command('info', 'parameter counts, trainable share and planned memory per checkpoint policy', INFO_OPTIONS, async (o, io) => {
-    const r = await runInfo(o as unknown as InfoArgs);
+  command('info', 'parameter counts and trainable share from config.json and the safetensors headers (no weights read); --plan-memory adds planned memory per checkpoint policy', INFO_OPTIONS, async (o, io) => {
+    const r = await (await import('./commands/info.js')).runInfo(o as unknown as InfoArgs);
     if (o.json) printJson(io, r);
     else io.stdout.write(r.text);
   });

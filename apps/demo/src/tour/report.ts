@@ -83,7 +83,8 @@ ${body}
 <img src="charts/accuracy-by-method.svg" alt="exact match by method, before and after">
 <h2>Loss curves</h2><img src="charts/loss-curves.svg" alt="training loss per method">
 <h2>Merging two adapters</h2>
-<p>The LoRA adapter above (first) and a LoRA adapter trained on a second task (${esc('last: w1 w2 w3 -> w3')}) are combined by PEFT's <code>cat</code> merge; exact match on each task's held-out prompts:</p>
+<p>The LoRA adapter above (first) and a LoRA adapter trained on a second task (${esc('last: w1 w2 w3 -> w3')}) are combined by PEFT's <code>cat</code> merge (both updates applied at once, no retraining); exact match on each task's held-out prompts.
+Two adapters trained separately on tasks that ask for different answers to near-identical prompts interfere when summed: the table shows how much of each task survives the merge.</p>
 <table><thead><tr><th>task</th><th>base</th><th>its own adapter</th><th>merged adapter</th></tr></thead><tbody>
 ${mergeRows}
 </tbody></table>

@@ -49,6 +49,7 @@ function row(method: string, r: MethodResult): TourRow {
     adapterBytes: r.adapterBytes,
     baseWeightBytes: r.baseWeightBytes,
     peakRssBytes: r.peakRssBytes,
+    rssRiseBytes: r.peakRssBytes - r.startRssBytes,
     stepMs: r.stepMs,
     heldOutBefore: r.heldOutBefore,
     heldOutAfter: r.heldOutAfter,
@@ -140,7 +141,7 @@ export async function runTour(o: TourOptions, out: BarOutput): Promise<TourOutco
   // A rank-k cut of the adapter keeps k of its r components (and saves as a plain rank-k LoRA).
   for (const p of rankSweep.slice(0, -1)) {
     const share = p.rank / base.rank;
-    rows.push({ ...row(`DyLoRA evaluated at r=${p.rank}`, dy), trainableParams: dy.trainableParams * share, adapterBytes: dy.adapterBytes * share, heldOutAfter: p.heldOut, accuracyAfter: p.accuracy, stepMs: null, peakRssBytes: null });
+    rows.push({ ...row(`DyLoRA evaluated at r=${p.rank}`, dy), trainableParams: dy.trainableParams * share, adapterBytes: dy.adapterBytes * share, heldOutAfter: p.heldOut, accuracyAfter: p.accuracy, stepMs: null, peakRssBytes: null, rssRiseBytes: null });
   }
 
   // AdaLoRA: starts above the tour's rank and prunes singular triplets to a budget, layer by layer.
@@ -180,6 +181,7 @@ export async function runTour(o: TourOptions, out: BarOutput): Promise<TourOutco
     adapterBytes: merged.adapterBytes,
     baseWeightBytes: loraFirst.baseWeightBytes,
     peakRssBytes: null,
+    rssRiseBytes: null,
     stepMs: null,
     heldOutBefore: (loraFirst.heldOutBefore + loraLast.heldOutBefore) / 2,
     heldOutAfter: merged.heldOutAfter,

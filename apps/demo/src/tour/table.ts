@@ -10,6 +10,7 @@ export const TABLE_HEADERS = [
   'adapter KB',
   'base weights KB',
   'peak RSS MB',
+  'RSS rise MB',
   'step ms',
 ] as const;
 
@@ -28,6 +29,7 @@ export function rowCells(r: TourRow): string[] {
     (r.adapterBytes / 1024).toFixed(1),
     (r.baseWeightBytes / 1024).toFixed(1),
     dash(r.peakRssBytes, (v) => (v / 1e6).toFixed(0)),
+    dash(r.rssRiseBytes, (v) => (v / 1e6).toFixed(0)),
     dash(r.stepMs, (v) => v.toFixed(1)),
   ];
 }
@@ -62,4 +64,4 @@ export function tourFailures(rows: readonly TourRow[], opts: { requireTarget: bo
 
 /** How "peak RSS" is measured, printed under the table and in the report. */
 export const MEASURED_NOTE =
-  "peak RSS: the highest resident set size of this process sampled at every training step, evaluation and decoding pass of the method's own run (the whole process: V8, ONNX Runtime arenas, tensors); the kernel's maxRSS is process-wide and never falls, so it is shown once, for the whole tour";
+  "peak RSS: the highest resident set size of this process (V8, ONNX Runtime arenas, tensors: everything) sampled at every training step, evaluation and decoding pass of the method's own run; RSS rise: that peak minus the RSS when the run started. The methods run one after another in one process, which keeps memory freed by earlier runs, so the rise is the fairer comparison; the kernel's maxRSS is process-wide and never falls, so it is shown once, for the whole tour";

@@ -6,6 +6,8 @@ export interface TourRow {
   readonly baseWeightBytes: number;
   /** null where the row trains nothing itself (a DyLoRA rank cut, the merge of two trained adapters). */
   readonly peakRssBytes: number | null;
+  /** How far RSS rose during the method's run above where it started (peak - start). */
+  readonly rssRiseBytes: number | null;
   readonly stepMs: number | null;
   readonly heldOutBefore: number;
   readonly heldOutAfter: number;

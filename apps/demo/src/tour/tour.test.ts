@@ -14,6 +14,7 @@ const row = (method: string, before: number, after: number, accBefore = 0, accAf
   adapterBytes: 4096,
   baseWeightBytes: 8192,
   peakRssBytes: 312.4e6,
+  rssRiseBytes: 40.2e6,
   stepMs: 12.34,
   heldOutBefore: before,
   heldOutAfter: after,
@@ -33,7 +34,7 @@ describe('comparison table', () => {
   it('prints one aligned line per method with the figures', () => {
     const text = formatTable([row('LoRA', 5.5, 4.25, 0.03125, 0.84375)]).split('\n');
     expect(text).toHaveLength(3);
-    expect(text[2]).toMatch(/^LoRA\s+0\.03\s+0\.84\s+5\.500\s+4\.250\s+1,234\s+4\.0\s+8\.0\s+312\s+12\.3$/);
+    expect(text[2]).toMatch(/^LoRA\s+0\.03\s+0\.84\s+5\.500\s+4\.250\s+1,234\s+4\.0\s+8\.0\s+312\s+40\s+12\.3$/);
     expect(new Set(text.map((l) => l.length)).size).toBe(1);
   });
 });
@@ -60,6 +61,8 @@ describe('the tour, shortened (--quick, small test base)', () => {
       expect(r.accuracyBefore, r.method).toBeLessThanOrEqual(0.1);
       expect(r.accuracyAfter, r.method).toBeGreaterThan(r.accuracyBefore);
       expect(r.peakRssBytes!, r.method).toBeGreaterThan(50e6);
+      expect(r.rssRiseBytes!, r.method).toBeGreaterThanOrEqual(0);
+      expect(r.rssRiseBytes!, r.method).toBeLessThanOrEqual(r.peakRssBytes!);
     }
     expect(dora.trainableParams).toBeGreaterThan(lora.trainableParams); // the magnitude vectors
     // QLoRA holds the linear layers' weights in 4 bits (~4.13 bits with double quantization); embeddings stay f32.

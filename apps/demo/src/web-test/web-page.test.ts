@@ -21,8 +21,13 @@ const CHROMIUM_ARGS = ['--enable-unsafe-webgpu', '--no-sandbox', '--disable-quic
 
 const appDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const ARTIFACTS = join(appDir, 'test-artifacts');
-/** SwiftShader trains the small test base at a few seconds a step here, so the test trains a short run. */
-const STEPS = 40;
+/**
+ * SwiftShader trains the small test base at a few seconds a step here, so the test trains a short run at a high
+ * learning rate: enough for the adapter to answer with one of the task's words and stop (some answers exact,
+ * where the base model answers none), not enough to learn to pick the right word; the terminal tour's 200
+ * steps do that.
+ */
+const STEPS = 30;
 
 interface DemoState {
   status: string;
@@ -82,7 +87,7 @@ describe.skipIf(SKIP)('web demo page (Vite build, headless Chromium, SwiftShader
       await page.fill('#rank', '8');
       await page.selectOption('#policy', 'sqrt');
       await page.fill('#steps', String(STEPS));
-      await page.fill('#lr', '0.01');
+      await page.fill('#lr', '0.02');
       await page.click('#train');
       await page.waitForFunction(() => ['done', 'error'].includes((globalThis as unknown as { lowrankDemo: { status: string } }).lowrankDemo.status), undefined, { timeout: 400_000 });
       const done = await read();
@@ -95,7 +100,10 @@ describe.skipIf(SKIP)('web demo page (Vite build, headless Chromium, SwiftShader
       expect(done.heldOutAfter!).toBeLessThan(done.heldOutBefore!);
       // The point of the page: after training in the tab, the model answers more held-out prompts exactly.
       expect(done.accuracyAfter!).toBeGreaterThan(done.accuracyBefore!);
-      expect(done.answers!.length).toBeGreaterThanOrEqual(16);
+      expect(done.answers!.length).toBe(32);
+      // Every one of the 8 task words is the first word of some held-out prompt, so an adapter that has learned
+      // the format (one task word, then stop) already beats the base model's zero, whichever word it picks.
+      expect(new Set(done.answers!.map((a) => a.expected)).size).toBe(8);
       expect(await page.locator('#answers tbody tr').count()).toBe(done.answers!.length);
       expect(await page.textContent('#accuracy')).toContain('→');
       // One chart symbol per step, and the readout shows the memory figures the page measured.

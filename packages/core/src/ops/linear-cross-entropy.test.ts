@@ -89,9 +89,9 @@ describe('linearCrossEntropy (vocabulary-chunked LM head + cross-entropy)', () =
   const c = makeCase(6, 5, 23, 7);
 
   for (const softcap of [0, 2.5]) {
-    it(`matches the float64 loss written out by hand for chunks that do and do not divide the vocabulary (softcap ${softcap})`, () => {
+    it(`matches the float64 loss written out by hand for token blocks that do and do not divide the tokens (softcap ${softcap})`, () => {
       const want = referenceLoss(c, softcap);
-      for (const chunk of [1, 4, 7, 23, 64]) {
+      for (const chunk of [1, 4, 5, 6, 64]) {
         const [[loss]] = run(c, chunk, softcap);
         expect(Math.abs(loss - want), `chunk ${chunk}`).toBeLessThan(1e-12);
       }
@@ -99,7 +99,7 @@ describe('linearCrossEntropy (vocabulary-chunked LM head + cross-entropy)', () =
 
     it(`gives the unchunked graph's gradients for hidden and weight (softcap ${softcap})`, () => {
       const [loss0, dh0, dw0] = run(c, 'unchunked', softcap);
-      for (const chunk of [3, 8, 23]) {
+      for (const chunk of [1, 4, 6]) {
         const [loss, dh, dw] = run(c, chunk, softcap);
         expect(Math.abs(loss[0] - loss0[0])).toBeLessThan(1e-12);
         expect(maxDiff(dh, dh0), `dHidden, chunk ${chunk}`).toBeLessThan(1e-12);
@@ -110,17 +110,13 @@ describe('linearCrossEntropy (vocabulary-chunked LM head + cross-entropy)', () =
     });
   }
 
-  it('reads a bf16 weight table one chunk at a time and gives it no gradient', () => {
+  it('reads a bf16 weight table and gives it no gradient', () => {
     const rounded = c.weight.map((x) => castScalar(x, 'bf16'));
     const held = { ...c, weight: rounded };
-    const [[loss], dh] = run(held, 5, 0, 'bf16');
+    const [[loss], dh] = run(held, 4, 0, 'bf16');
     expect(Math.abs(loss - referenceLoss(c, 0, rounded))).toBeLessThan(1e-12);
     // dHidden equals the f32 graph's on the same (rounded) values.
     expect(maxDiff(dh, run(held, 'unchunked', 0)[1])).toBeLessThan(1e-12);
-    const { g } = lossGraph(c, 5, 0, 'bf16');
-    // The only casts of the table are of chunk slices: no whole f32 copy of the table exists.
-    const wholeCasts = g.nodeIds().filter((id) => g.node(id).op === 'cast' && g.node(id).shape[0] === c.v && g.node(id).dtype === 'f32');
-    expect(wholeCasts).toEqual([]);
     expect(dh.length).toBe(c.n * c.h);
   });
 
@@ -157,17 +153,14 @@ describe('linearCrossEntropy memory (planner, expansion run unfused)', () => {
     return planMemory(g, undefined, { fusedOps: new Set() }).plannedPeakBytes;
   }
 
-  it('holds one [tokens, chunk] block at a time: the peak grows with the weight, not with tokens x vocab', () => {
-    const [n, h, chunk] = [64, 4, 128];
-    const small = trainPeak(n, h, 2048, chunk);
-    const large = trainPeak(n, h, 8192, chunk);
-    const logitsGrowth = valueBytes([n, 8192 - 2048], 'f32');
-    const weightGrowth = valueBytes([8192 - 2048, h], 'f32');
-    // Growth: the weight, its gradient, the gradient's chunks before they are joined and the label rows'
-    // scattered gradient before it is added (five weight-sized values at most); never the logits.
-    expect(large - small).toBeLessThanOrEqual(5 * weightGrowth);
-    expect(large - small).toBeLessThan(logitsGrowth / 2);
+  it('holds one [chunk, vocab] block at a time: the peak does not grow with tokens x vocab', () => {
+    const [h, v, chunk] = [4, 2048, 16];
+    const small = trainPeak(64, h, v, chunk);
+    const large = trainPeak(512, h, v, chunk);
+    const logitsGrowth = valueBytes([512 - 64, v], 'f32');
+    // Growth: hidden, its gradient and per-token scalars (a few times 448 x 4 values); never the logits.
+    expect(large - small).toBeLessThan(logitsGrowth / 8);
     // The unchunked graph holds the logits (and their gradient) whole.
-    expect(trainPeak(n, h, 8192, 'unchunked') - large).toBeGreaterThan(valueBytes([n, 8192], 'f32'));
+    expect(trainPeak(512, h, v, 'unchunked') - large).toBeGreaterThan(valueBytes([512, v], 'f32'));
   });
 });

@@ -1,4 +1,4 @@
-import type { Backend, CompileReport, Executable, HostTensor } from '../backend/backend.js';
+import type { Backend, CompileReport, Executable, HostTensor, ParameterValue } from '../backend/backend.js';
 import type { Graph } from '../graph/graph.js';
 import type { Tensor } from '../graph/tensor.js';
 import { rematerialize, type CheckpointPolicy, type CheckpointReport } from '../checkpoint/index.js';
@@ -20,8 +20,12 @@ export interface TrainerOptions {
   readonly backend: Backend;
   /** Builds the forward graph with its loss; called once for training and once for evaluation (dropout off). */
   readonly build: (mode: { training: boolean }) => ForwardGraph;
-  /** Initial values of the graph's parameters (frozen and trainable), by name. */
-  readonly parameters: Readonly<Record<string, HostTensor>>;
+  /**
+   * Initial values of the graph's parameters (frozen and trainable), by name.
+   * Frozen base weights may be lazy (read or file-mapped by the backend), so a
+   * large model is never held whole in JavaScript.
+   */
+  readonly parameters: Readonly<Record<string, ParameterValue>>;
   readonly optimizer: OptimizerConfig;
   readonly schedule?: LrSchedule;
   /** Optimizer steps of the whole run (the schedule's horizon and `run`'s end). */
@@ -379,8 +383,8 @@ function scalarOf(t: HostTensor | undefined): number {
 }
 
 /** The given values of the graph's model parameters, checking that none is missing. */
-function pickParams(graph: Graph, given: Readonly<Record<string, HostTensor>>, what: string, skip = new Set<string>()): Record<string, HostTensor> {
-  const out: Record<string, HostTensor> = {};
+function pickParams(graph: Graph, given: Readonly<Record<string, ParameterValue>>, what: string, skip = new Set<string>()): Record<string, ParameterValue> {
+  const out: Record<string, ParameterValue> = {};
   const missing: string[] = [];
   for (const [name] of graph.params) {
     if (name.startsWith('optim.') || name.startsWith('accum.')) continue;

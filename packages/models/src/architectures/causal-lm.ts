@@ -1,6 +1,7 @@
 import { GraphError, Module, ops, type Tensor } from '@lowrank/core';
 import type { ModelConfig } from '../config/index.js';
 import type { LayerKv, LayerKvUpdate } from '../nn/kv-cache.js';
+import type { LmHead } from '../nn/lm-head.js';
 
 /** What a traced forward pass reads. */
 export interface ForwardInputs {
@@ -24,6 +25,8 @@ export interface ForwardOutput {
   hidden: Tensor;
   /** The updated cache (and this step's own keys and values), when one was given. */
   cache?: LayerKvUpdate[];
+  /** The output layer that made `logits` from `hidden`: a loss can run it chunked, generation on one position. */
+  head?: LmHead;
 }
 
 /** Shape of the KV cache of a model. */

@@ -1,8 +1,8 @@
 import { castScalar, Embedding, ops, type DType, type Module, type Tensor } from '@lowrank/core';
 import type { RopeScaling } from '../config/index.js';
 import type { RopeTables } from '../nn/attend.js';
-import { upcastF32 } from '../nn/base-storage.js';
 import { callChild, childOf } from '../nn/call.js';
+import { lmHeadOf } from '../nn/lm-head.js';
 import { cacheWriter, type CacheWriter, type LayerKv, type LayerKvUpdate } from '../nn/kv-cache.js';
 import type { ModuleList } from '../nn/module-list.js';
 import { ropeTablesFor } from '../nn/rope-tables.js';
@@ -90,10 +90,7 @@ export function decoderForward(lm: LanguageModel, inputs: ForwardInputs, o: Deco
     if (r.kv) kvs.push(r.kv);
   }
   const hidden = callChild(trunk, 'norm', h);
-  let logits = lm.children.has('lm_head')
-    ? callChild(lm, 'lm_head', hidden)
-    : g.at('lm_head', [], () => ops.matmul(hidden, upcastF32(embed.table(g)), { transB: true }));
-  const cap = o.finalSoftcap;
-  if (cap) logits = g.at('lm_head', [], () => ops.mul(ops.tanh(ops.div(logits, cap)), cap));
-  return inputs.cache ? { logits, hidden, cache: kvs } : { logits, hidden };
+  const head = lmHeadOf(lm, embed, g, o.finalSoftcap ?? null);
+  const logits = head.logits(hidden);
+  return inputs.cache ? { logits, hidden, cache: kvs, head } : { logits, hidden, head };
 }

@@ -6,7 +6,7 @@ import { cacheWriter, type CacheWriter, type LayerKv, type LayerKvUpdate } from 
 import { GeluMLP } from '../nn/mlp.js';
 import { ModuleList } from '../nn/module-list.js';
 import { checkCache, checkIds, LanguageModel, positionsOf, type CacheLayout, type ForwardInputs, type ForwardOutput } from './causal-lm.js';
-import { upcastF32 } from '../nn/base-storage.js';
+import { lmHeadOf } from '../nn/lm-head.js';
 
 /** One pre-norm GPT-2 block: x + attn(ln_1(x)), then + mlp(ln_2(·)). */
 export class GPT2Block extends Module {
@@ -75,9 +75,8 @@ export class GPT2LMHeadModel extends LanguageModel {
     }
     const hidden = callChild(trunk, 'ln_f', h);
     const wte = childOf<Embedding>(trunk, 'wte');
-    const logits = this.children.has('lm_head')
-      ? callChild(this, 'lm_head', hidden)
-      : g.at('lm_head', [], () => ops.matmul(hidden, upcastF32(wte.table(g)), { transB: true }));
-    return inputs.cache ? { logits, hidden, cache: kvs } : { logits, hidden };
+    const head = lmHeadOf(this, wte, g);
+    const logits = head.logits(hidden);
+    return inputs.cache ? { logits, hidden, cache: kvs, head } : { logits, hidden, head };
   }
 }

@@ -6,7 +6,7 @@ import { LlamaAttention, type AttentionShape } from '../nn/llama-attention.js';
 import { SwiGLUMLP } from '../nn/mlp.js';
 import { ModuleList } from '../nn/module-list.js';
 import { checkIds, LanguageModel, positionsOf, type CacheLayout, type ForwardInputs, type ForwardOutput } from './causal-lm.js';
-import { upcastF32 } from '../nn/base-storage.js';
+import { lmHeadOf } from '../nn/lm-head.js';
 
 const attnShape = (c: Seq2SeqConfig): AttentionShape => ({
   hidden: c.hidden_size,
@@ -122,9 +122,7 @@ export class LowrankSeq2SeqLM extends LanguageModel {
     }
     const hidden = callChild(decoder, 'norm', h);
     const embed = childOf<Embedding>(trunk, 'embed_tokens');
-    const logits = this.children.has('lm_head')
-      ? callChild(this, 'lm_head', hidden)
-      : g.at('lm_head', [], () => ops.matmul(hidden, upcastF32(embed.table(g)), { transB: true }));
-    return { logits, hidden };
+    const head = lmHeadOf(this, embed, g);
+    return { logits: head.logits(hidden), hidden, head };
   }
 }

@@ -52,6 +52,7 @@ export interface GenerationTiming {
  */
 export class Generator {
   private readonly runners = new Map<string, Promise<StepRunner>>();
+  private queue: Promise<void> = Promise.resolve();
   readonly buckets: readonly number[];
   readonly residency: CacheResidency;
   lastTiming: GenerationTiming = { prefillMs: 0, decodeMs: 0, decodeSteps: 0 };
@@ -110,7 +111,17 @@ export class Generator {
    * row stopping on its own). Every row gets at most min(maxNewTokens,
    * maxLength - longest prompt) tokens.
    */
-  async generateBatch(prompts: readonly (readonly number[])[], opts: GenerateOptions): Promise<GenerateResult[]> {
+  generateBatch(prompts: readonly (readonly number[])[], opts: GenerateOptions): Promise<GenerateResult[]> {
+    // One call at a time: with 'backend' residency the cache is state shared by every call.
+    const run = this.queue.then(() => this.runBatch(prompts, opts));
+    this.queue = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  private async runBatch(prompts: readonly (readonly number[])[], opts: GenerateOptions): Promise<GenerateResult[]> {
     validateSampling(opts);
     if (prompts.length === 0) throw new GenerationError('no prompts given; pass at least one');
     prompts.forEach((p, i) => {

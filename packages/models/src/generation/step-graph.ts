@@ -62,8 +62,12 @@ export function stepGraph(model: LanguageModel, s: StepShape): StepGraph {
         : [g.param(cacheParamName(i, 'k'), shape, { trainable: false }), g.param(cacheParamName(i, 'v'), shape, { trainable: false })];
     cache.push({ k, v, step });
   }
-  const out = tracedFrozen(model, () => model.forward({ inputIds, positions, cache }));
-  const logits: Tensor = last ? ops.gather(out.logits, last, 1) : out.logits;
+  const { out, logits } = tracedFrozen(model, () => {
+    const fwd = model.forward({ inputIds, positions, cache });
+    // With the model's head, prefill runs it on the one position it returns (the full logits go dead).
+    const one: Tensor = !last ? fwd.logits : fwd.head ? fwd.head.logits(ops.gather(fwd.hidden, last, 1)) : ops.gather(fwd.logits, last, 1);
+    return { out: fwd, logits: one };
+  });
   g.output('logits', ops.reshape(logits, [B, logits.shape[2]]));
   const outputs = ['logits'];
   const updates: Record<string, string> = {};

@@ -3,7 +3,7 @@ import { LowrankError, type LazyHostTensor } from '@lowrank/core';
 import { buildModel, type LanguageModel } from '../architectures/index.js';
 import { readConfig, type ModelConfig } from '../config/index.js';
 import { declareBaseStorage } from '../nn/base-storage.js';
-import { lazyTensor, openCheckpoint, STORAGE_DTYPES, type Checkpoint, type SafetensorsDtype, type StorageDtype, type TensorReadMeter } from '../safetensors/index.js';
+import { lazyTensor, openCheckpoint, STORAGE_DTYPES, type Checkpoint, type SafetensorsDtype, type StorageDtype, type TensorLocation, type TensorReadMeter } from '../safetensors/index.js';
 import { KNOWN_BUFFERS, resolveKey } from './checkpoint-keys.js';
 import { checkWeights } from './weights-check.js';
 
@@ -27,6 +27,8 @@ export interface OpenedModel {
   readonly model: LanguageModel;
   /** Every parameter, by name: nothing read yet. */
   readonly weights: Map<string, LazyHostTensor>;
+  /** Where each parameter's bytes are (for a caller that must read one tensor synchronously, e.g. DoRA's magnitude init). */
+  readonly locations: ReadonlyMap<string, TensorLocation>;
   /** Checkpoint tensors the model does not use (other than known buffers and a tied lm_head). */
   readonly unused: string[];
   /** Float dtype most of the checkpoint's weight bytes are stored in. */
@@ -84,10 +86,12 @@ export async function openModel(dir: string, opts: OpenModelOptions = {}): Promi
     const baseDtype = opts.baseDtype ?? checkpointDtype;
     if (baseDtype !== 'f32') declareBaseStorage(model, baseDtype);
     const weights = new Map<string, LazyHostTensor>();
+    const locations = new Map<string, TensorLocation>();
     const specs = model.namedParams();
     let fileBytes = 0;
     for (const [name, k] of keys) {
       const loc = ckpt.location(k);
+      locations.set(name, loc);
       weights.set(name, lazyTensor(loc, specs.get(name)!.dtype, opts.meter));
       fileBytes += loc.entry.dataOffsets[1] - loc.entry.dataOffsets[0];
     }
@@ -101,7 +105,7 @@ export async function openModel(dir: string, opts: OpenModelOptions = {}): Promi
     }
     const used = new Set(keys.values());
     const unused = ckpt.names().filter((n) => !used.has(n) && !KNOWN_BUFFERS.some((re) => re.test(n)) && n !== 'lm_head.weight');
-    return { config, model, weights, unused, checkpointDtype, baseDtype, fileBytes, shards: ckpt.files.length, notes };
+    return { config, model, weights, locations, unused, checkpointDtype, baseDtype, fileBytes, shards: ckpt.files.length, notes };
   } finally {
     await ckpt.close();
   }

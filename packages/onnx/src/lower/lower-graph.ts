@@ -3,7 +3,7 @@ import type { FileRange, OnnxModel, OnnxValueInfo } from '../model/onnx-types.js
 import { bytesOf, encodeValues, onnxDataType } from './dtypes.js';
 import { getFusedLowering, getLowering } from './lowering-registry.js';
 import { OnnxBuilder } from './onnx-builder.js';
-import { gateCondition, gateValue, inputsToGate, orderGates, wouldFoldLarge } from './recompute-order.js';
+import { foldGates, gateCondition, gateValue, inputsToGate, orderGates } from './recompute-order.js';
 import './lower-elementwise.js';
 import './lower-reduce-shape.js';
 import './lower-indexing.js';
@@ -143,13 +143,13 @@ export function lowerGraph(graph: Graph, opts: LowerOptions = {}): LoweredGraph 
 
   let recomputedOnnxNodes = 0;
   const gates = opts.orderRecompute === false ? new Map<string, string[]>() : orderGates(graph, order);
-  // Large values computed from constants only are gated on the first runtime input, so ORT cannot fold them.
-  const anchor = order.find((id) => {
-    const n = graph.node(id);
-    return n.op === 'input' || (n.op === 'param' && inputParams(String(n.attrs.name)));
-  });
-  if (anchor) {
-    for (const id of order) if (!gates.has(id) && wouldFoldLarge(graph, id, inputParams)) gates.set(id, [anchor]);
+  // Large values computed from constants only are gated on a runtime value, so ORT cannot fold them;
+  // the gate is the latest runtime input of their first consumer, so they are made right before use.
+  const foldGated = new Set<string>();
+  for (const [id, dep] of foldGates(graph, order, inputParams)) {
+    // A node with an order gate keeps it (it runs later still); either way every input is gated below.
+    if (!gates.has(id)) gates.set(id, [dep]);
+    foldGated.add(id);
   }
   const gated = new Map<string, string>();
   const conditions = new Map<string, string>();
@@ -163,7 +163,9 @@ export function lowerGraph(graph: Graph, opts: LowerOptions = {}): LoweredGraph 
       b.origin = { coreId: id, op: 'gate', ...(node.recomputeOf ? { recomputeOf: node.recomputeOf } : {}) };
       const overrides = new Map<string, string>();
       local = { get: (k) => overrides.get(k) ?? names.get(k) };
-      for (const i of inputsToGate(graph, id)) {
+      // A fold-gated node gates every input: any constant-only piece of its lowering (a 4-bit weight's
+      // code lookup, say) would otherwise still be folded into a full-size initializer.
+      for (const i of inputsToGate(graph, id, foldGated.has(id))) {
         let value = names.get(i)!;
         for (const dep of deps) {
           const key = `${value}|${dep}`;

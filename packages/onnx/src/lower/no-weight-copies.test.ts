@@ -53,4 +53,29 @@ describe('frozen weights are not duplicated or expanded by ORT constant folding'
     const m = await optimized(g, values, 'nf4');
     expect(bigFloatInitializers(m, 512 * 256)).toEqual([]);
   });
+
+  it('a double-quantized 4-bit weight (absmax computed in the graph) is not folded either, nor a bf16 weight upcast', async () => {
+    const g = new Graph();
+    const x = g.param('x', [2, 256], { trainable: true });
+    const codes = g.param('codes', [(512 * 256) / 2], { dtype: 'u8' });
+    // absmax = u8 code * scale + offset: computed from frozen parameters only, like double quantization.
+    const absmaxCodes = g.param('absmax_codes', [(512 * 256) / 64], { dtype: 'u8' });
+    const scale = g.param('scale', [(512 * 256) / 64]);
+    const absmax = ops.add(ops.mul(ops.cast(absmaxCodes, 'f32'), scale), 0.5);
+    const w16 = g.param('w16', [384, 256], { dtype: 'bf16' });
+    const h = ops.matmulNf4(x, codes, absmax, { shape: [512, 256] });
+    const loss = ops.add(ops.sum(ops.mul(h, 0.5)), ops.sum(ops.tanh(ops.matmul(x, ops.cast(w16, 'f32'), { transB: true }))));
+    g.output('loss', loss);
+    g.output('gx', grad(loss, [x])[0]);
+    const values = {
+      x: f32([2, 256], 0.1),
+      codes: { shape: [65536], dtype: 'u8' as const, data: new Uint8Array(65536).fill(0x7f) },
+      absmax_codes: { shape: [2048], dtype: 'u8' as const, data: new Uint8Array(2048).fill(3) },
+      scale: f32([2048], 0.25),
+      w16: { shape: [384, 256], dtype: 'bf16' as const, data: new Uint16Array(384 * 256).fill(0x3c00) },
+    };
+    const m = await optimized(g, values, 'nf4-dq');
+    expect(bigFloatInitializers(m, 256 * 384)).toEqual([]);
+  });
 });
+

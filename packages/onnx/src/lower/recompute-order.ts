@@ -49,9 +49,10 @@ const GATEABLE = new Set(['f32', 'i32', 'u8', 'bf16', 'f16']);
  * any; otherwise (it reads only constants and parameters) all of them, so no
  * part of its lowering is left for ORT to constant-fold ahead of time.
  */
-export function inputsToGate(graph: Graph, id: string): string[] {
+export function inputsToGate(graph: Graph, id: string, all = false): string[] {
   const n = graph.node(id);
   const gateable = n.inputs.filter((i) => GATEABLE.has(graph.node(i).dtype));
+  if (all) return [...new Set(gateable)];
   const computed = gateable.filter((i) => !graph.node(i).recomputeOf && getOp(graph.node(i).op).kind !== 'source');
   return [...new Set(computed.length > 0 ? computed : gateable)];
 }
@@ -60,21 +61,58 @@ export function inputsToGate(graph: Graph, id: string): string[] {
 export const FOLD_LIMIT_ELEMENTS = 1 << 16;
 
 /**
- * True for a node that reads only constants and frozen parameters and makes a
- * large value (a dequantized weight, a broadcast parameter): ORT would fold it
- * into a new initializer held for the session's lifetime, which for QLoRA's
- * backward means a full float32 copy of every 4-bit weight. Such nodes are
- * gated on a runtime value so they run, transiently, when needed.
+ * For every large value computed from frozen parameters only (an upcast bf16
+ * weight, a dequantized 4-bit weight and its absmax), the runtime value to
+ * gate it on. Gating on any runtime input stops ORT from folding it into a
+ * second copy held for the session's lifetime, but ORT is then free to compute
+ * it as soon as that input exists: gated on the graph's first input, every
+ * layer's dequantized weight would be made at the start and held until its
+ * backward use, a full f32 copy of the model. So the gate is the latest
+ * runtime input of the value's use site (its first consumer that reads a
+ * runtime value, through chains of constant consumers) scheduled before the
+ * value itself, which therefore cannot depend on it; the graph's first
+ * runtime input only when there is none.
  */
-export function wouldFoldLarge(graph: Graph, id: string, isRuntimeParam: (name: string) => boolean): boolean {
-  const n = graph.node(id);
-  if (n.inputs.length === 0 || getOp(n.op).kind === 'source') return false;
-  if (n.shape.reduce((p, d) => p * d, 1) < FOLD_LIMIT_ELEMENTS) return false;
-  return n.inputs.every((i) => {
-    const src = graph.node(i);
-    if (getOp(src.op).kind !== 'source' || src.op === 'input') return false;
-    return src.op !== 'param' || !isRuntimeParam(String(src.attrs.name));
-  });
+export function foldGates(graph: Graph, order: readonly string[], isRuntimeParam: (name: string) => boolean): Map<string, string> {
+  const position = new Map(order.map((id, i) => [id, i]));
+  const constant = new Set<string>();
+  let anchor: string | undefined;
+  for (const id of order) {
+    const n = graph.node(id);
+    if (n.op === 'param' && !isRuntimeParam(String(n.attrs.name))) constant.add(id);
+    else if (n.op === 'input' || n.op === 'param') anchor ??= id;
+    else if (n.inputs.length > 0 && getOp(n.op).kind !== 'source' && n.inputs.every((i) => constant.has(i))) constant.add(id);
+  }
+  const useSite = (id: string): string | undefined => {
+    let best: string | undefined;
+    const seen = new Set<string>();
+    const stack = [id];
+    while (stack.length) {
+      for (const c of graph.consumers(stack.pop()!)) {
+        if (!position.has(c) || seen.has(c)) continue;
+        seen.add(c);
+        if (constant.has(c)) stack.push(c);
+        else if (best === undefined || position.get(c)! < position.get(best)!) best = c;
+      }
+    }
+    return best;
+  };
+  const out = new Map<string, string>();
+  for (const id of order) {
+    const n = graph.node(id);
+    if (!constant.has(id) || getOp(n.op).kind === 'source' || n.shape.reduce((p, d) => p * d, 1) < FOLD_LIMIT_ELEMENTS) continue;
+    const at = position.get(id)!;
+    const use = useSite(id);
+    let dep: string | undefined;
+    for (const i of use ? graph.node(use).inputs : []) {
+      const p = position.get(i);
+      if (p === undefined || p >= at || constant.has(i)) continue;
+      if (dep === undefined || p > position.get(dep)!) dep = i;
+    }
+    dep ??= anchor;
+    if (dep !== undefined) out.set(id, dep);
+  }
+  return out;
 }
 
 /**

@@ -21,7 +21,7 @@ export function sessionOptions(s: SessionSettings): InferenceSession.SessionOpti
   return {
     executionProviders: s.executionProviders,
     graphOptimizationLevel: s.graphOptimizationLevel ?? 'all',
-    enableCpuMemArena: true,
+    enableCpuMemArena: process.env.LOWRANK_ARENA !== '0',
     enableMemPattern: false,
     executionMode: 'sequential',
     ...(s.threads ? { intraOpNumThreads: s.threads, interOpNumThreads: 1 } : {}),

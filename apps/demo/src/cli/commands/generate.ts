@@ -1,10 +1,15 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { Generator } from '@lowrank/models';
 import { CliOptionError } from '../errors.js';
 import type { BackendName } from '../command-options.js';
+import { LoadProgress, QUIET_BELOW_BYTES } from '../load-progress.js';
+import { progressMode, type ProgressOutput } from '../progress.js';
+import type { BaseDtypeName } from '../runtime/base-dtype.js';
 import { createBackend } from '../runtime/backends.js';
 import { generationPrompt } from '../runtime/chat-data.js';
-import { loadModelWithAdapter } from '../runtime/model-with-adapter.js';
+import { openCommandModel } from '../runtime/command-model.js';
+import { valuesWithAdapter } from '../runtime/model-with-adapter.js';
+import { asParameterRecord } from '../runtime/open-base.js';
 
 export interface GenerateArgs {
   model: string;
@@ -21,6 +26,8 @@ export interface GenerateArgs {
   topK: number;
   topP: number;
   seed: number;
+  /** Precision of the frozen base (default: the checkpoint's). */
+  baseDtype?: BaseDtypeName;
   backend: BackendName;
   json: boolean;
 }
@@ -36,6 +43,7 @@ export interface GeneratedText {
 function promptsOf(a: GenerateArgs): string[] {
   if ((a.prompt === undefined) === (a.promptsFile === undefined)) throw new CliOptionError('prompt', a.prompt ?? null, 'exactly one of --prompt TEXT or --prompts-file FILE');
   if (a.prompt !== undefined) return [a.prompt];
+  if (!existsSync(a.promptsFile!)) throw new CliOptionError('prompts-file', a.promptsFile, 'an existing file with one prompt per line');
   const lines = readFileSync(a.promptsFile!, 'utf8').split(/\r?\n/).filter((l) => l.trim() !== '');
   if (lines.length === 0) throw new CliOptionError('prompts-file', a.promptsFile, 'a file with at least one non-empty line (one prompt per line)');
   return lines;
@@ -45,17 +53,21 @@ function promptsOf(a: GenerateArgs): string[] {
  * `lowrank generate`: continues the prompt (or every line of --prompts-file,
  * as one batch) with a resident KV cache; greedy unless temperature asks to sample.
  * With several prompts, `text` joins the continuations line by line and `results` has each.
+ * Prompts are read and tokenized before any weight is; load progress goes to `log` (stderr).
  */
-export async function runGenerate(a: GenerateArgs): Promise<GeneratedText & { results: GeneratedText[] }> {
-  const { base, values } = await loadModelWithAdapter(a.model, a.adapter);
-  const tok = base.tokenizer;
+export async function runGenerate(a: GenerateArgs, log?: ProgressOutput): Promise<GeneratedText & { results: GeneratedText[] }> {
+  const progress = log ? new LoadProgress(progressMode(a.json, log), log, { minFileBytes: QUIET_BELOW_BYTES }) : undefined;
+  const { base, tokenizer: tok, adaptOptions, meter } = await openCommandModel(a, progress);
   const texts = promptsOf(a);
   const encoded = texts.map((prompt) => generationPrompt(tok, { ...a, prompt }));
   const stopIds = encoded[0].stopIds;
   const longest = Math.max(...encoded.map((e) => e.ids.length));
+  const values = await valuesWithAdapter(base, a.adapter, adaptOptions);
   const backend = await createBackend(a.backend);
   const maxLength = Math.min(base.model.cacheLayout().maxPositions, longest + a.maxNewTokens);
-  const gen = await Generator.create(base.model, new Map(Object.entries(values)), { backend, maxLength });
+  const gen = await Generator.create(base.model, new Map(Object.entries(asParameterRecord(values))), { backend, maxLength });
+  progress?.loaded(meter);
+  progress?.dispose();
   const sampling = { doSample: true, temperature: a.temperature, topK: a.topK, topP: a.topP };
   const rows = await gen.generateBatch(
     encoded.map((e) => e.ids),

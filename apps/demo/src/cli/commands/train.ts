@@ -2,12 +2,14 @@ import { ops, Trainer, type EvalMetrics, type ForwardGraph, type Graph, type Jso
 import type { CheckpointingChoice } from '../checkpointing.js';
 import { checkpointingText, toCorePolicy } from '../checkpointing.js';
 import type { BackendName, VariantName } from '../command-options.js';
-import { CliOptionError } from '../errors.js';
+import { CliOptionError, InterruptedError } from '../errors.js';
+import { LoadProgress } from '../load-progress.js';
 import { Progress, progressMode, type ProgressOutput } from '../progress.js';
 import { checkSameRun, findLatestCheckpoint, saveRunCheckpoint } from '../run-checkpoint.js';
 import { adaptModel } from '../runtime/adapters.js';
+import type { BaseDtypeName } from '../runtime/base-dtype.js';
 import { createBackend } from '../runtime/backends.js';
-import { loadBaseModel } from '../runtime/base-model.js';
+import { openCommandModel } from '../runtime/command-model.js';
 import { heldOutBatches, prepareTrainData } from '../runtime/dataset.js';
 import { lmLossBuilder } from '../runtime/lm-graph.js';
 
@@ -22,6 +24,8 @@ export interface TrainArgs {
   alpha: number;
   dropout: number;
   target?: string[];
+  /** Precision of the frozen base: f32|bf16|f16, or nf4|fp4 (4-bit); default the checkpoint's (nf4 for qlora). */
+  baseDtype?: BaseDtypeName;
   optimizer: 'adamw' | 'sgd';
   lr: number;
   weightDecay: number;
@@ -84,6 +88,8 @@ function runIdentity(a: TrainArgs): Record<string, JsonValue> {
     trainOn: a.trainOn ?? 'assistant',
     seed: a.seed,
     backend: a.backend,
+    // Only when given, so checkpoints written before --base-dtype existed still resume.
+    ...(a.baseDtype ? { baseDtype: a.baseDtype } : {}),
   };
 }
 
@@ -99,15 +105,22 @@ function withLossTerm(build: (mode: { training: boolean }) => ForwardGraph, term
 
 /** `lowrank train`: fine-tunes adapters and writes a PEFT adapter directory to --out. */
 export async function runTrain(a: TrainArgs, out: ProgressOutput): Promise<TrainSummary> {
-  const base = await loadBaseModel(a.model);
+  const mode = progressMode(a.json, out);
+  const loading = new LoadProgress(mode, out);
+  // Everything that can be wrong with the options, tokenizer, data or a checkpoint to resume is found before any tensor byte is read.
+  const { base, tokenizer, adaptOptions, meter } = await openCommandModel(a, loading);
   const maxPos = base.model.cacheLayout().maxPositions;
   if (a.seqLen > maxPos) throw new CliOptionError('seq-len', a.seqLen, `an integer <= ${maxPos} (the model's max_position_embeddings)`);
-  const adapted = await adaptModel(base, { variant: a.variant, r: a.r, alpha: a.alpha, dropout: a.dropout, targets: a.target, seed: a.seed, steps: a.steps }, a.adapter);
-  const data = await prepareTrainData({ ...a, validationData: a.validationData }, base.tokenizer);
+  const data = await prepareTrainData({ ...a, validationData: a.validationData }, tokenizer);
   const evalSet = heldOutBatches(data.validation, a.batchSize, a.maxEvalBatches);
-  const backend = await createBackend(a.backend);
-  const progress = new Progress(progressMode(a.json, out), out, a.steps);
+  const run = runIdentity(a);
+  const resumeFrom = a.resume ? await findLatestCheckpoint(a.out) : undefined;
+  if (resumeFrom) checkSameRun(resumeFrom.run, run, resumeFrom.dir);
+  const progress = new Progress(mode, out, a.steps);
   for (const n of data.notes) progress.note(n.text, n.fields);
+  for (const n of base.notes) progress.note(n);
+  const adapted = await adaptModel(base, { variant: a.variant, r: a.r, alpha: a.alpha, dropout: a.dropout, targets: a.target, seed: a.seed, steps: a.steps }, a.adapter, adaptOptions);
+  const backend = await createBackend(a.backend);
   const trainer = await Trainer.create({
     backend,
     build: withLossTerm(lmLossBuilder(base.model, a.batchSize, a.seqLen, adapted.setTraining), adapted.lossTerm),
@@ -125,10 +138,12 @@ export async function runTrain(a: TrainArgs, out: ProgressOutput): Promise<Train
     activeRanks: adapted.ranks,
     checkpointing: toCorePolicy(a.checkpointing),
   });
+  loading.loaded(meter);
   const losses: number[] = [];
   let lastEval: EvalMetrics | undefined;
   trainer.subscribe((m) => {
     if (m.type === 'step') {
+      if (losses.length === 0) loading.firstStep();
       losses.push(m.loss);
       progress.step(m as StepMetrics);
     } else {
@@ -136,7 +151,6 @@ export async function runTrain(a: TrainArgs, out: ProgressOutput): Promise<Train
       progress.eval(m);
     }
   });
-  const run = runIdentity(a);
   const save = async (t: Trainer) =>
     saveRunCheckpoint(a.out, await t.state(), { run, writeAdapter: async (dir) => adapted.saveAdapter(dir, await t.trainableValues()) });
 
@@ -144,9 +158,8 @@ export async function runTrain(a: TrainArgs, out: ProgressOutput): Promise<Train
   let initialEvalLoss: number | null = null;
   const started = performance.now();
   if (a.resume) {
-    const ck = await findLatestCheckpoint(a.out);
+    const ck = resumeFrom;
     if (ck) {
-      checkSameRun(ck.run, run, ck.dir);
       await trainer.restore(ck.state);
       resumedFrom = ck.dir;
       progress.note(`resumed from ${ck.dir} at step ${ck.state.step}`, { resumedFrom: ck.dir, step: ck.state.step });
@@ -154,7 +167,7 @@ export async function runTrain(a: TrainArgs, out: ProgressOutput): Promise<Train
   }
   const plan = trainer.memoryPlan;
   progress.note(
-    `training ${adapted.trainable.length} adapter tensors (${a.variant}, r=${adapted.config.r}) on ${base.source} with backend ${a.backend}; ${data.trainSequences} train / ${data.validation.length} held-out sequences; ` +
+    `training ${adapted.trainable.length} adapter tensors (${a.variant}, r=${adapted.config.r}) on ${base.source} (base ${adaptOptions.quantize ?? base.baseDtype}) with backend ${a.backend}; ${data.trainSequences} train / ${data.validation.length} held-out sequences; ` +
       `checkpointing ${checkpointingText(a.checkpointing)}: planned peak ${(plan.plannedPeakBytes / 1e6).toFixed(2)} MB (activations ${(plan.atPeak.activations / 1e6).toFixed(2)} MB), ${trainer.checkpointReport.recomputedOps} ops recomputed`,
     { plannedPeakBytes: plan.plannedPeakBytes, plannedActivationBytes: plan.atPeak.activations, recomputedOps: trainer.checkpointReport.recomputedOps },
   );
@@ -201,9 +214,4 @@ export async function runTrain(a: TrainArgs, out: ProgressOutput): Promise<Train
   };
 }
 
-/** Training stopped by a signal after saving a checkpoint. */
-export class InterruptedError extends Error {
-  constructor() {
-    super('training interrupted; a checkpoint was saved');
-  }
-}
+export { InterruptedError };

@@ -1,19 +1,24 @@
-import { ops, type Graph, type HostTensor, type Tensor } from '@lowrank/core';
+import { ops, type Graph, type HostTensor, type ParameterValue, type Tensor } from '@lowrank/core';
 import { saveAdaLoraAdapter } from '@lowrank/models';
 import { AdaLoraAllocator, applyAdaLora, initialAdaLoraState, orthogonalRegularizer, prunedAdaLoraState, resolveLoraConfig, setAdaLoraTraining } from '@lowrank/variants';
-import type { AdaptedModel, AdapterSpec } from './adapters.js';
-import type { BaseModel } from './base-model.js';
+import type { AdaptableBase, AdaptedModel, AdapterSpec } from './adapters.js';
 import { UnsupportedAdapterError } from '../errors.js';
 import { targetModulesFromCli } from './target-spec.js';
+
+/** What AdaLoRA needs of the options, checked before any weight is read. */
+export function checkAdaLoraSpec(spec: AdapterSpec, from?: string): void {
+  if (from) throw new UnsupportedAdapterError('--variant adalora trains a new AdaLoRA adapter; continuing from --adapter is only supported for LoRA-format adapters');
+  if (!((spec.steps ?? 0) >= 10)) throw new UnsupportedAdapterError('--variant adalora needs --steps >= 10 (its rank budget is scheduled over the run)');
+}
 
 /**
  * AdaLoRA from CLI options: init_r = --r, target_r = ⌊r/2⌋ (at least 1), budgeting between 10% and 80% of
  * --steps with a reallocation every step (PEFT's deltaT default), orthogonality weight 0.5 (PEFT's default).
  * The adapter is saved in PEFT's ADALORA format with its rank_pattern and the pruned triplets removed.
  */
-export function adaptAdaLora(base: BaseModel, spec: AdapterSpec): AdaptedModel {
-  const steps = spec.steps ?? 0;
-  if (!(steps >= 10)) throw new UnsupportedAdapterError('--variant adalora needs --steps >= 10 (its rank budget is scheduled over the run)');
+export function adaptAdaLora<V extends ParameterValue>(base: AdaptableBase<V>, spec: AdapterSpec): AdaptedModel<V | HostTensor> {
+  checkAdaLoraSpec(spec);
+  const steps = spec.steps!;
   const targetModules = spec.targets ? targetModulesFromCli(spec.targets) : null;
   const applied = applyAdaLora(base.model, {
     init_r: spec.r,
@@ -27,8 +32,8 @@ export function adaptAdaLora(base: BaseModel, spec: AdapterSpec): AdaptedModel {
     target_modules: targetModules,
   });
   const allocator = new AdaLoraAllocator(applied);
-  const values: Record<string, HostTensor> = {};
-  for (const [n, t] of base.weights) values[n] = { shape: t.shape, dtype: 'f32', data: t.data };
+  // Base weights pass through as given (lazy ones stay unread); AdaLoRA's init reads none of them.
+  const values: Record<string, V | HostTensor> = Object.fromEntries(base.weights);
   for (const [n, t] of initialAdaLoraState(applied, spec.seed)) values[n] = t;
   const trainable = [...base.model.namedParams()].filter(([, p]) => p.trainable).map(([n]) => n);
   let training = true;

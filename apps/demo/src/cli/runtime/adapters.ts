@@ -1,11 +1,49 @@
-import type { Graph, HostTensor, StepHook, Tensor } from '@lowrank/core';
-import { adaptAdaLora } from './adalora-adapter.js';
-import { applyAdapters, applyDyLora, applyRankDropout, dyLoraHook, initialAdapterState, loraLayers, quantizeModel, setAdapterTraining, type AppliedAdapter, type LoraConfig, type ResolvedLoraConfig } from '@lowrank/variants';
+import type { Graph, HostTensor, Module, ParameterValue, StepHook, Tensor } from '@lowrank/core';
+import type { TensorLocation, TensorReadMeter } from '@lowrank/models';
+import { adaptAdaLora, checkAdaLoraSpec } from './adalora-adapter.js';
+import {
+  applyAdapters,
+  applyDyLora,
+  applyRankDropout,
+  dyLoraHook,
+  initialAdapterState,
+  loraLayers,
+  quantizeModelStreaming,
+  setAdapterTraining,
+  type AppliedAdapter,
+  type Codebook,
+  type LoraConfig,
+  type QuantizedLayerEvent,
+  type ResolvedLoraConfig,
+} from '@lowrank/variants';
 import type { VariantName } from '../command-options.js';
-import type { BaseModel } from './base-model.js';
-import { UnsupportedAdapterError } from '../errors.js';
 import { checkAdapterFits, readPeftAdapter, savePeftAdapter } from './peft-files.js';
+import { ReadOnDemandWeights } from './read-on-demand.js';
 import { targetModulesFromCli } from './target-spec.js';
+
+/** What adaptModel needs of a base model: its module tree and its parameter values, in memory or lazy. */
+export interface AdaptableBase<V extends ParameterValue = ParameterValue> {
+  readonly model: Module;
+  readonly weights: ReadonlyMap<string, V>;
+  /** What --model named (written into the adapter's config). */
+  readonly source: string;
+  /** Where lazy weights' bytes are, so an initializer can read one weight at a time (DoRA, PiSSA). */
+  readonly locations?: ReadonlyMap<string, TensorLocation>;
+  /** A fresh module tree of the same model: the adapter config is tried on it before the base is quantized. */
+  readonly freshModel?: () => Module;
+}
+
+/** How the frozen base is held while adapting (beyond what the variant implies). */
+export interface AdaptOptions {
+  /** Quantize the base linear layers to this 4-bit codebook (double quantization) as they stream in; qlora implies nf4. */
+  readonly quantize?: Codebook;
+  /** Called after each base layer is quantized (progress). */
+  readonly onQuantizedLayer?: (e: QuantizedLayerEvent) => void;
+  /** Counts bytes the initializers read synchronously. */
+  readonly meter?: TensorReadMeter;
+  /** false: only insert the adapters into the module tree (no initial values, no weight read), for counting. */
+  readonly initialize?: boolean;
+}
 
 export interface AdapterSpec {
   readonly variant: VariantName;
@@ -20,9 +58,9 @@ export interface AdapterSpec {
 }
 
 /** The base model with adapters inserted, and everything training and saving need. */
-export interface AdaptedModel {
-  /** Values of every parameter: frozen base weights (4-bit for QLoRA) and the adapters' initial or loaded values. */
-  readonly values: Record<string, HostTensor>;
+export interface AdaptedModel<V extends ParameterValue = HostTensor> {
+  /** Values of every parameter: frozen base weights (lazy, or 4-bit for QLoRA) and the adapters' initial or loaded values. */
+  readonly values: Record<string, V>;
   readonly trainable: readonly string[];
   /** Rank of each adapted layer. */
   readonly ranks: Readonly<Record<string, number>>;
@@ -44,14 +82,14 @@ export interface AdaptedModel {
 /**
  * Inserts the adapters of `spec` into the model with @lowrank/variants (or
  * those of the PEFT adapter directory `from`, whose config then decides rank,
- * alpha, targets and DoRA). QLoRA quantizes the base linear layers to NF4 with
- * double quantization first, as QLoRA does.
+ * alpha, targets and DoRA). A 4-bit base (QLoRA, or --base-dtype nf4/fp4) is
+ * quantized first, one weight at a time as it is read (NF4 with double
+ * quantization, as QLoRA does). Base weights no initializer needs stay as
+ * given (lazy ones unread).
  */
-export async function adaptModel(base: BaseModel, spec: AdapterSpec, from?: string): Promise<AdaptedModel> {
-  if (spec.variant === 'adalora') {
-    if (from) throw new UnsupportedAdapterError('--variant adalora trains a new AdaLoRA adapter; continuing from --adapter is only supported for LoRA-format adapters');
-    return adaptAdaLora(base, spec);
-  }
+export async function adaptModel<V extends ParameterValue>(base: AdaptableBase<V>, spec: AdapterSpec, from?: string, opts: AdaptOptions = {}): Promise<AdaptedModel<V | HostTensor>> {
+  // Options and the adapter file are checked before the base is quantized (which reads every base weight).
+  if (spec.variant === 'adalora') checkAdaLoraSpec(spec, from);
   const loaded = from ? await readPeftAdapter(from) : undefined;
   const config: LoraConfig = loaded
     ? { ...loaded.config, lora_dropout: spec.dropout }
@@ -63,13 +101,21 @@ export async function adaptModel(base: BaseModel, spec: AdapterSpec, from?: stri
         lora_dropout: spec.variant === 'lora-drop' ? 0 : spec.dropout,
         use_dora: spec.variant === 'dora',
       };
-  let weights = new Map<string, HostTensor>([...base.weights].map(([n, t]) => [n, { shape: t.shape, dtype: 'f32', data: t.data }]));
+  let weights: ReadonlyMap<string, V | HostTensor> = base.weights;
   let bitsPerParameter: number | undefined;
-  if (spec.variant === 'qlora') {
-    const q = quantizeModel(base.model, weights, { doubleQuant: true });
-    weights = q.weights;
+  const quantize = opts.quantize ?? (spec.variant === 'qlora' ? 'nf4' : undefined);
+  if (quantize) {
+    // Target selection errors surface on a spare module tree, not after every weight was read and quantized.
+    if (base.freshModel && spec.variant !== 'adalora') {
+      if (spec.variant === 'dylora') applyDyLora(base.freshModel(), config);
+      else applyAdapters(base.freshModel(), config);
+    }
+    const q = await quantizeModelStreaming(base.model, base.weights, { codebook: quantize, doubleQuant: true, ...(opts.onQuantizedLayer ? { onLayer: opts.onQuantizedLayer } : {}) });
+    // Quantized layers come back as packed HostTensors; every other weight is passed through as given.
+    weights = q.weights as Map<string, V | HostTensor>;
     bitsPerParameter = q.report.bitsPerParameter;
   }
+  if (spec.variant === 'adalora') return { ...adaptAdaLora({ ...base, weights }, spec), ...(bitsPerParameter !== undefined ? { bitsPerParameter } : {}) };
   const hooks: StepHook[] = [];
   let applied: AppliedAdapter;
   if (spec.variant === 'dylora') {
@@ -81,9 +127,10 @@ export async function adaptModel(base: BaseModel, spec: AdapterSpec, from?: stri
     applied = applyAdapters(base.model, config);
     if (spec.variant === 'lora-drop') applyRankDropout(base.model, spec.dropout);
   }
-  const init = initialAdapterState(base.model, weights, { seed: spec.seed });
+  // DoRA's magnitude (row norms of W) and PiSSA read base weights by name: one at a time, dropped after use.
+  const init = opts.initialize === false ? new Map<string, HostTensor>() : initialAdapterState(base.model, new ReadOnDemandWeights(weights, base.locations ?? new Map(), opts.meter), { seed: spec.seed });
   const trainable = [...base.model.namedParams()].filter(([, p]) => p.trainable).map(([n]) => n);
-  const values: Record<string, HostTensor> = Object.fromEntries(weights);
+  const values: Record<string, V | HostTensor> = Object.fromEntries(weights);
   for (const [n, t] of init) values[n] = t;
   if (loaded && from) {
     checkAdapterFits(from, base.model, loaded.tensors, applied.config.modules_to_save);
@@ -101,7 +148,8 @@ export async function adaptModel(base: BaseModel, spec: AdapterSpec, from?: stri
     setTraining: (training) => setAdapterTraining(base.model, training),
     saveAdapter: (dir, trained) => {
       const out: Record<string, HostTensor> = {};
-      for (const n of trainable) out[n] = trained[n] ?? values[n];
+      // Trainable values are always in memory (initialized or loaded), never lazy.
+      for (const n of trainable) out[n] = trained[n] ?? (values[n] as HostTensor);
       return savePeftAdapter(dir, out, applied.config, base.source);
     },
   };

@@ -13,7 +13,9 @@ export interface BaseModel extends LoadedModel {
 }
 
 /**
- * Loads a Hugging Face directory, or builds a preset with the byte tokenizer.
+ * Loads a Hugging Face directory with every weight read as f32, or builds a
+ * preset with the byte tokenizer (for the demo tour and tests on small models;
+ * the CLI commands open models lazily with openBaseModel in open-base.ts).
  * Preset weights always come from seed 0, so every command sees the same base model.
  */
 export async function loadBaseModel(spec: string): Promise<BaseModel> {

@@ -1,3 +1,4 @@
+import { existsSync, statSync } from 'node:fs';
 import {
   DatasetError,
   evalBatches,
@@ -25,6 +26,7 @@ type Note = { text: string; fields: Record<string, unknown> };
 
 /** A file's rows (conversations through the chat template), tokenized and laid out as fixed-length sequences, with a note for the user. */
 export async function readSequences(file: string, tok: TextTokenizer, opts: DataOptions): Promise<{ sequences: TrainSequence[]; note: Note | null }> {
+  if (!existsSync(file) || !statSync(file).isFile()) throw new DatasetError(`data file ${file} does not exist or is not a file; check the path given to --data / --validation-data`);
   const rows = await readDatasetFile(file);
   const trainOn = opts.trainOn ?? 'assistant';
   const { examples, report } = tokenizeExamples(rows, instructionTokenizer(tok), { trainOn, file });

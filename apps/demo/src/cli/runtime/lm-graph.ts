@@ -1,6 +1,6 @@
 import { Graph } from '@lowrank/core';
 import type { ForwardGraph } from '@lowrank/core';
-import { causalLmLoss, INPUT_IDS, LABELS, type LanguageModel } from '@lowrank/models';
+import { causalLmLossOf, INPUT_IDS, LABELS, type LanguageModel } from '@lowrank/models';
 
 /** The training/eval forward: `input_ids` and `labels` i32 [batch, seqLen] to the mean causal-LM loss. */
 export function lmLossBuilder(model: LanguageModel, batch: number, seqLen: number, setTraining: (t: boolean) => void): (mode: { training: boolean }) => ForwardGraph {
@@ -9,7 +9,7 @@ export function lmLossBuilder(model: LanguageModel, batch: number, seqLen: numbe
     const graph = new Graph();
     const inputIds = graph.input(INPUT_IDS, [batch, seqLen], 'i32');
     const labels = graph.input(LABELS, [batch, seqLen], 'i32');
-    const { logits } = model.forward({ inputIds });
-    return { graph, loss: causalLmLoss(logits, labels) };
+    // Large vocabularies run the LM head + cross-entropy in token blocks (no whole [tokens, vocab] logits).
+    return { graph, loss: causalLmLossOf(model.forward({ inputIds }), labels).loss };
   };
 }

@@ -1,16 +1,34 @@
-import type { HostTensor } from '@lowrank/core';
-import { adaptModel } from './adapters.js';
-import { loadBaseModel, type BaseModel } from './base-model.js';
+import { resolveParameterValue, type HostTensor, type ParameterValue } from '@lowrank/core';
+import { quantizeModelStreaming } from '@lowrank/variants';
+import { adaptModel, type AdaptOptions } from './adapters.js';
+import { openBaseModel, type OpenedBase } from './open-base.js';
 
-/** The base model, with the adapter directory applied when given, and every parameter's value. */
-export async function loadModelWithAdapter(model: string, adapter: string | undefined): Promise<{ base: BaseModel; values: Record<string, HostTensor>; adapted: boolean }> {
-  const base = await loadBaseModel(model);
+/**
+ * Every parameter's value for inference: the base weights as opened (lazy,
+ * unread), quantized when `opts.quantize` asks, with the adapter directory
+ * applied when given (its dropout off).
+ */
+export async function valuesWithAdapter(base: OpenedBase, adapter: string | undefined, opts: AdaptOptions = {}): Promise<Record<string, ParameterValue>> {
   if (adapter) {
-    const a = await adaptModel(base, { variant: 'lora', r: 1, alpha: 1, dropout: 0, seed: 0 }, adapter);
+    // r/alpha/targets are placeholders: the adapter directory's config decides them.
+    const a = await adaptModel(base, { variant: 'lora', r: 1, alpha: 1, dropout: 0, seed: 0 }, adapter, opts);
     a.setTraining(false);
-    return { base, values: a.values, adapted: true };
+    return a.values;
   }
+  if (!opts.quantize) return Object.fromEntries(base.weights);
+  const q = await quantizeModelStreaming(base.model, base.weights, { codebook: opts.quantize, doubleQuant: true, ...(opts.onQuantizedLayer ? { onLayer: opts.onQuantizedLayer } : {}) });
+  return Object.fromEntries(q.weights);
+}
+
+/**
+ * The base model at f32 with the adapter directory applied when given, every
+ * value read into memory: for merge and export, which write every weight.
+ */
+export async function loadModelWithAdapter(model: string, adapter: string | undefined): Promise<{ base: OpenedBase; values: Record<string, HostTensor>; adapted: boolean }> {
+  const base = await openBaseModel(model, { baseDtype: 'f32' });
+  const lazy = await valuesWithAdapter(base, adapter);
   const values: Record<string, HostTensor> = {};
-  for (const [n, t] of base.weights) values[n] = { shape: t.shape, dtype: 'f32', data: t.data };
-  return { base, values, adapted: false };
+  // One tensor read at a time (the whole result is held, as merge and export write it all).
+  for (const [n, v] of Object.entries(lazy)) values[n] = await resolveParameterValue(v);
+  return { base, values, adapted: adapter !== undefined };
 }

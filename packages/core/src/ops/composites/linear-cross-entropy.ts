@@ -6,7 +6,7 @@ import { sum } from '../reduce.js';
 import { linearLogSumExp } from './linear-log-sum-exp.js';
 
 export interface LinearCrossEntropyOptions {
-  /** Vocabulary rows per chunk of the log-sum-exp (the largest logits block ever held is [tokens, chunk]). */
+  /** Tokens per block of the log-sum-exp (the largest logits block ever held is [chunk, vocab]). */
   readonly chunk: number;
   /** c in c·tanh(z / c) on every logit (Gemma 2's final_logit_softcapping); null or 0 for none. */
   readonly softcap?: number | null;
@@ -17,7 +17,7 @@ export interface LinearCrossEntropyOptions {
  * Mean token cross-entropy of the logits hidden · weightᵀ (softcapped when
  * asked) against i32 labels, skipping labels equal to ignoreIndex, without
  * the [tokens, vocab] logits: lse(z_n) − z_n[label] where the log-sum-exp is
- * computed in vocabulary chunks and the label logit is the dot product of the
+ * computed in blocks of tokens and the label logit is the dot product of the
  * token's hidden state with its label's weight row. Equal to
  * `crossEntropy(matmul(hidden, weight, { transB: true }), labels)`.
  */

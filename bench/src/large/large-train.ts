@@ -1,0 +1,126 @@
+/**
+ * One training run of a large checkpoint, as a user's process would do it:
+ * open the model directory at storage precision (headers only), quantize the
+ * base to NF4 while streaming (QLoRA) or keep it bf16/f32, insert LoRA r=16 on
+ * q,k,v,o, and train AdamW steps on backend-cpu. Reports what the whole
+ * process used: time to the first step from process start, step times, the
+ * peak RSS (VmHWM) and the planner's view. Runs in its own child process
+ * (see billion.ts), so its peak RSS is its own.
+ */
+import { readFileSync } from 'node:fs';
+import { createCpuBackend } from '@lowrank/backend-cpu';
+import { Trainer, type HostTensor, type ParameterValue, type TrainBatch } from '@lowrank/core';
+import { openModel, SpillFile, traceLanguageModel, type StorageDtype } from '@lowrank/models';
+import { applyAdapters, initialAdapterState, quantizeModelStreaming, setAdapterTraining } from '@lowrank/variants';
+import { BenchError } from '../errors.js';
+
+export interface LargeRunConfig {
+  readonly model: string;
+  readonly variant: 'qlora' | 'lora';
+  readonly baseDtype: StorageDtype;
+  readonly checkpointing: 'none' | 'sqrt';
+  readonly steps: number;
+  readonly batch: number;
+  readonly seq: number;
+}
+
+export interface LargeRunResult extends LargeRunConfig {
+  readonly parameters: number;
+  readonly baseBytes: number;
+  readonly firstStepSeconds: number;
+  readonly stepSeconds: number[];
+  readonly tokensPerSecond: number;
+  readonly losses: number[];
+  readonly plannedPeakMB: number;
+  readonly plannedActivationsMB: number;
+  readonly rssBeforeStepsMB: number;
+  readonly peakRssMB: number;
+  readonly loadavg: number;
+}
+
+const MB = 1e6;
+
+function procStatus(field: 'VmRSS' | 'VmHWM'): number {
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync('/proc/self/status', 'utf8'));
+  if (!m) throw new BenchError(`/proc/self/status has no ${field} (this bench needs Linux)`);
+  return Number(m[1]) * 1024;
+}
+
+/** Deterministic token batches over the vocabulary (the bench measures memory and speed, not learning). */
+function batchOf(step: number, batch: number, seq: number, vocab: number): TrainBatch {
+  const ids = Int32Array.from({ length: batch * seq }, (_, i) => (Math.imul(i + 7919 * step, 2654435761) >>> 8) % vocab);
+  return { feeds: { input_ids: { shape: [batch, seq], dtype: 'i32', data: ids }, labels: { shape: [batch, seq], dtype: 'i32', data: ids } }, tokens: batch * (seq - 1), inputTokens: batch * seq };
+}
+
+export async function runLarge(c: LargeRunConfig, startedAt: number): Promise<LargeRunResult> {
+  const opened = await openModel(c.model, { baseDtype: c.baseDtype });
+  const { model, config } = opened;
+  let weights: Map<string, ParameterValue> = opened.weights;
+  let spill: SpillFile | undefined;
+  let baseBytes = opened.fileBytes * (c.baseDtype === 'f32' && opened.checkpointDtype !== 'f32' ? 2 : 1);
+  if (c.variant === 'qlora') {
+    // Each packed weight goes to a scratch file the backend reads: the process never holds the base twice.
+    spill = await SpillFile.create();
+    const q = await quantizeModelStreaming(model, weights, { doubleQuant: true, sink: (_name, t) => spill!.append(t) });
+    weights = q.weights;
+    await spill.sync();
+    baseBytes = q.report.bytes + [...weights.values()].filter((v) => v.dtype !== 'u8').reduce((s, v) => s + v.shape.reduce((p, d) => p * d, 1) * (v.dtype === 'f32' ? 4 : 2), 0);
+  }
+  applyAdapters(model, { r: 16, lora_alpha: 32, target_modules: ['q_proj', 'k_proj', 'v_proj', 'o_proj'], lora_dropout: 0 });
+  const adapters = initialAdapterState(model, new Map<string, HostTensor>(), { seed: 1 });
+  const parameters = [...model.namedParams().values()].reduce((s, p) => s + p.shape.reduce((a, b) => a * b, 1), 0);
+  let step = 0;
+  const trainer = await Trainer.create({
+    backend: createCpuBackend({ threads: 2 }),
+    build: ({ training }) => {
+      setAdapterTraining(model, training);
+      const t = traceLanguageModel(model, { batch: c.batch, seqLen: c.seq, withLoss: true });
+      return { graph: t.graph, loss: t.loss! };
+    },
+    parameters: Object.fromEntries([...weights, ...adapters]),
+    optimizer: { kind: 'adamw', lr: 1e-4 },
+    steps: c.steps,
+    seed: 0,
+    checkpointing: c.checkpointing,
+    maxGradNorm: 1,
+    data: { next: () => batchOf(step++, c.batch, c.seq, config.vocab_size), position: () => step, seek: (p) => (step = Number(p)) },
+  });
+  const rssBeforeSteps = procStatus('VmRSS');
+  const losses: number[] = [];
+  const stepSeconds: number[] = [];
+  let firstStepSeconds = 0;
+  trainer.subscribe((m) => {
+    if (m.type !== 'step') return;
+    losses.push(m.loss);
+    stepSeconds.push(m.stepMs / 1000);
+    if (losses.length === 1) firstStepSeconds = (performance.now() - startedAt) / 1000;
+    process.stderr.write(`[large] step ${m.step}/${c.steps} loss ${m.loss.toFixed(4)} ${(m.stepMs / 1000).toFixed(1)} s, RSS ${(procStatus('VmRSS') / MB).toFixed(0)} MB\n`);
+  });
+  await trainer.run();
+  const plan = trainer.memoryPlan;
+  const timed = stepSeconds.length > 1 ? stepSeconds.slice(1) : stepSeconds;
+  const median = [...timed].sort((a, b) => a - b)[Math.floor(timed.length / 2)];
+  trainer.dispose();
+  await spill?.dispose();
+  return {
+    ...c,
+    parameters,
+    baseBytes,
+    firstStepSeconds,
+    stepSeconds,
+    tokensPerSecond: (c.batch * c.seq) / median,
+    losses,
+    plannedPeakMB: plan.plannedPeakBytes / MB,
+    plannedActivationsMB: plan.atPeak.activations / MB,
+    rssBeforeStepsMB: rssBeforeSteps / MB,
+    peakRssMB: procStatus('VmHWM') / MB,
+    loadavg: Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]),
+  };
+}
+
+// Child entry: `tsx large-train.ts '<json config>'` prints one JSON line with the result.
+if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop()!)) {
+  const startedAt = performance.now() - process.uptime() * 1000;
+  const result = await runLarge(JSON.parse(process.argv[2]) as LargeRunConfig, startedAt);
+  process.stdout.write(JSON.stringify(result) + '\n');
+}
