@@ -68,6 +68,18 @@ export const compositeCases: OpCase[] = [
     inputs: [f32([5, 3], values.uniform(-3, 3)), i32([5], values.int(0, 2))],
     build: ([logits, y]) => ops.crossEntropy(logits, y),
   },
+  {
+    op: 'linearLogSumExp',
+    label: 'hidden [5,4] · weight [7,4]ᵀ in blocks of 2 tokens (last block short)',
+    inputs: [f32([5, 4]), f32([7, 4])],
+    build: ([h, w]) => ops.linearLogSumExp(h, w, { chunk: 2 }),
+  },
+  {
+    op: 'linearLogSumExp',
+    label: 'softcap 1.5, one block',
+    inputs: [f32([3, 4]), f32([6, 4])],
+    build: ([h, w]) => ops.linearLogSumExp(h, w, { chunk: 8, softcap: 1.5 }),
+  },
   ...['nf4', 'fp4'].map((codebook) => ({
     op: 'matmulNf4',
     label: `${codebook}: x [2,3,32] · dequant(W [4,32])ᵀ in blocks of 16`,

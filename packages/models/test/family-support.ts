@@ -9,9 +9,10 @@ import { join } from 'node:path';
 import { createCpuBackend } from '@lowrank/backend-cpu';
 import { evaluate, gradTrainable, NDArray, type Backend, type HostTensor } from '@lowrank/core';
 import { applyAdapters, initialAdapterState, setAdapterTraining } from '@lowrank/variants';
-import { expect } from 'vitest';
-import { loadAdapter, loadModel, saveAdapter, traceLanguageModel, writeSafetensors, type LanguageModel } from '../src/index.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { buildModel, loadAdapter, loadModel, parseConfig, saveAdapter, traceLanguageModel, writeSafetensors, type LanguageModel } from '../src/index.js';
 import { familyLogits, familyLoss, type Family, type RawConfig, type RefWeights } from './families-reference.js';
+import { worstRelativeL2 } from './gradient-error.js';
 
 export const BATCH = 2;
 export const SEQ = 7;
@@ -22,6 +23,47 @@ export interface FamilyCase {
   config: Record<string, unknown>;
   /** Every tensor of the checkpoint, by transformers' name, with its shape. */
   tensors: ReadonlyMap<string, readonly number[]>;
+}
+
+/** The sizes a family's tiny checkpoint is written with. */
+export interface DecoderDims {
+  vocab: number;
+  hidden: number;
+  intermediate: number;
+  layers: number;
+  heads: number;
+  kvHeads: number;
+  headDim: number;
+}
+
+/** The per-layer tensors of the LLaMA layout the families build on (names under model.layers.N). */
+export function llamaLayerTensors(d: DecoderDims): Record<string, readonly number[]> {
+  const { hidden: H, intermediate: I, headDim: D } = d;
+  return {
+    'input_layernorm.weight': [H],
+    'post_attention_layernorm.weight': [H],
+    'self_attn.q_proj.weight': [d.heads * D, H],
+    'self_attn.k_proj.weight': [d.kvHeads * D, H],
+    'self_attn.v_proj.weight': [d.kvHeads * D, H],
+    'self_attn.o_proj.weight': [H, d.heads * D],
+    'mlp.gate_proj.weight': [I, H],
+    'mlp.up_proj.weight': [I, H],
+    'mlp.down_proj.weight': [H, I],
+  };
+}
+
+/** Embeddings, `layer` under every model.layers.N, the final norm, and lm_head unless the embeddings are tied. */
+export function decoderTensors(d: DecoderDims, layer: Record<string, readonly number[]>, { tied }: { tied: boolean }): Map<string, readonly number[]> {
+  const t = new Map<string, readonly number[]>([['model.embed_tokens.weight', [d.vocab, d.hidden]]]);
+  for (let l = 0; l < d.layers; l++) for (const [name, shape] of Object.entries(layer)) t.set(`model.layers.${l}.${name}`, shape);
+  t.set('model.norm.weight', [d.hidden]);
+  if (!tied) t.set('lm_head.weight', [d.vocab, d.hidden]);
+  return t;
+}
+
+/** `paths` (relative to a layer) in every one of `layers` layers. */
+export function inEveryLayer(layers: number, paths: readonly string[]): string[] {
+  return Array.from({ length: layers }, (_, l) => paths.map((p) => `model.layers.${l}.${p}`)).flat();
 }
 
 /** Token ids of the batch (within every test vocabulary). */
@@ -196,19 +238,7 @@ export async function checkLoraGradient(c: FamilyCase, model: LanguageModel, bas
   } finally {
     backend.dispose();
   }
-  let cpuVsReference = 0;
-  for (const name of grads.keys()) {
-    const a = got[`grad:${name}`].data;
-    const b = want.get(`grad:${name}`)!.data;
-    let num = 0;
-    let den = 0;
-    for (let i = 0; i < b.length; i++) {
-      num += (a[i] - b[i]) ** 2;
-      den += b[i] ** 2;
-    }
-    expect(den).toBeGreaterThan(0);
-    cpuVsReference = Math.max(cpuVsReference, Math.sqrt(num / den));
-  }
+  const cpuVsReference = worstRelativeL2(got, want, outputs);
   // Finite differences of the independent loss at a few coordinates of the first and last adapted modules.
   const seqs = batchIds(vocab);
   const names = [...adapters.keys()].sort();
@@ -267,3 +297,96 @@ export function peftKeys(modules: ReadonlyMap<string, readonly [number, number]>
 }
 
 export { setAdapterTraining };
+
+/** A change that takes one feature out of the float64 reference: the logits must move, or the tests could not see the feature missing. */
+export interface FeatureChange {
+  /** Config fields to override. */
+  config?: RawConfig;
+  /** The checkpoint with the feature's weights neutralised. */
+  weights?: (written: ReadonlyMap<string, HostTensor>) => Map<string, HostTensor>;
+  /** What the change removes, for the failure message (the config change by default). */
+  label?: string;
+}
+
+/** What a family test states about its family; describeFamily turns it into the checks every family runs. */
+export interface FamilySpec {
+  /** Assertions on the loaded model, made before the logits tolerances. */
+  modelChecks?: (model: LanguageModel) => void;
+  features: {
+    title: string;
+    changes: readonly FeatureChange[];
+    /** Further assertions of the feature test, on the written weights. */
+    also?: (written: ReadonlyMap<string, HostTensor>) => void;
+  };
+  lora: {
+    /** What is adapted, as the test title says it. */
+    what: string;
+    targets: string[] | string;
+    /** How many adapter tensors (A and B of every adapted module) must get gradients. */
+    tensors: number;
+  };
+  peft: {
+    /** Appended to the test title. */
+    titleSuffix?: string;
+    targets: string[] | string;
+    /** Module paths PEFT must adapt; their [out, in] shapes are the checkpoint's. */
+    modules: readonly string[];
+    /** Further assertions on the expected keys. */
+    keyChecks?: (expected: ReadonlyMap<string, readonly number[]>) => void;
+  };
+}
+
+/**
+ * The checks every family runs, under `${architecture} against the float64
+ * transformers equations`: logits within 1e-6 on the reference evaluator and
+ * backend-cpu, every feature under test moving the reference, one LoRA step's
+ * gradients within 1e-5, the PEFT round trip. `more` adds the family's own tests.
+ */
+export function describeFamily(c: FamilyCase, spec: FamilySpec, more?: () => void): void {
+  describe(`${(c.config.architectures as string[])[0]} against the float64 transformers equations`, () => {
+    afterAll(removeTempDirs);
+
+    it('logits on the reference evaluator and backend-cpu are within 1e-6 of the float64 forward', async () => {
+      const { model, refErr, cpuErr } = await checkLogits(c);
+      console.log(`${c.family} logits: reference ${refErr.toExponential(2)}, backend-cpu ${cpuErr.toExponential(2)}`);
+      spec.modelChecks?.(model);
+      expect(refErr).toBeLessThan(1e-6);
+      expect(cpuErr).toBeLessThan(1e-6);
+    });
+
+    it(spec.features.title, async () => {
+      const { weights } = await writeCheckpoint(c);
+      const base = referenceLogits(c, weights);
+      for (const change of spec.features.changes) {
+        const moved = referenceLogits(c, change.weights ? change.weights(weights) : weights, { ...c.config, ...change.config });
+        expect(relErr(moved, base), change.label ?? JSON.stringify(change.config)).toBeGreaterThan(1e-3);
+      }
+      spec.features.also?.(weights);
+    });
+
+    it(`one LoRA step on ${spec.lora.what}: backend-cpu and reference gradients agree with float64 finite differences`, async () => {
+      const { model, weights } = await checkLogits(c);
+      const g = await checkLoraGradient(c, model, weights, spec.lora.targets);
+      console.log(`${c.family} LoRA gradients (${g.tensors} tensors): cpu vs reference ${g.cpuVsReference.toExponential(2)}, reference vs finite differences ${g.referenceVsFiniteDifference.toExponential(2)}`);
+      expect(g.tensors).toBe(spec.lora.tensors);
+      expect(g.cpuVsReference).toBeLessThan(1e-5);
+      expect(g.referenceVsFiniteDifference).toBeLessThan(1e-5);
+    });
+
+    it(`the PEFT adapter round-trips with PEFT's key names${spec.peft.titleSuffix ?? ''}`, async () => {
+      const model = buildModel(parseConfig(c.config));
+      const { weights } = await writeCheckpoint(c);
+      const modules = new Map<string, readonly [number, number]>();
+      for (const path of spec.peft.modules) {
+        const shape = c.tensors.get(`${path}.weight`);
+        if (shape?.length !== 2) throw new Error(`the checkpoint has no Linear weight ${path}.weight`);
+        modules.set(path, [shape[0], shape[1]]);
+      }
+      const expected = peftKeys(modules, 2);
+      spec.peft.keyChecks?.(expected);
+      await checkPeftRoundTrip(model, weights, spec.peft.targets, expected);
+    });
+
+    more?.();
+  });
+}

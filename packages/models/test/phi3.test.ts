@@ -1,10 +1,8 @@
 // Phi3ForCausalLM: fused qkv_proj and gate_up_proj (LoRA adapts the fused weight, as PEFT does),
 // grouped kv heads inside the fused projection, partial rotary embedding, sliding window.
-import { afterAll, describe, expect, it } from 'vitest';
-import { buildModel, parseConfig } from '../src/index.js';
-import { checkLogits, checkLoraGradient, checkPeftRoundTrip, peftKeys, referenceLogits, relErr, removeTempDirs, writeCheckpoint, type FamilyCase } from './family-support.js';
-
-afterAll(removeTempDirs);
+import { expect, it } from 'vitest';
+import { parseConfig } from '../src/index.js';
+import { checkLogits, decoderTensors, describeFamily, inEveryLayer, referenceLogits, relErr, writeCheckpoint, type FamilyCase, type FamilySpec } from './family-support.js';
 
 const [V, H, I, L, NH, KV] = [52, 16, 20, 2, 4, 2];
 const D = H / NH;
@@ -42,62 +40,35 @@ const config = {
   vocab_size: V,
 };
 
-function tensors(): Map<string, number[]> {
-  const t = new Map<string, number[]>([['model.embed_tokens.weight', [V, H]]]);
-  for (let l = 0; l < L; l++) {
-    const p = `model.layers.${l}`;
-    t.set(`${p}.input_layernorm.weight`, [H]);
-    t.set(`${p}.post_attention_layernorm.weight`, [H]);
-    t.set(`${p}.self_attn.qkv_proj.weight`, [QKV, H]);
-    t.set(`${p}.self_attn.o_proj.weight`, [H, NH * D]);
-    t.set(`${p}.mlp.gate_up_proj.weight`, [2 * I, H]);
-    t.set(`${p}.mlp.down_proj.weight`, [H, I]);
-  }
-  t.set('model.norm.weight', [H]);
-  t.set('lm_head.weight', [V, H]);
-  return t;
-}
+const dims = { vocab: V, hidden: H, intermediate: I, layers: L, heads: NH, kvHeads: KV, headDim: D };
+const layer = {
+  'input_layernorm.weight': [H],
+  'post_attention_layernorm.weight': [H],
+  'self_attn.qkv_proj.weight': [QKV, H],
+  'self_attn.o_proj.weight': [H, NH * D],
+  'mlp.gate_up_proj.weight': [2 * I, H],
+  'mlp.down_proj.weight': [H, I],
+};
+const phi3: FamilyCase = { family: 'phi3', config, tensors: decoderTensors(dims, layer, { tied: false }) };
 
-const phi3: FamilyCase = { family: 'phi3', config, tensors: tensors() };
+const spec: FamilySpec = {
+  features: {
+    title: 'partial rotary and the window move the reference logits',
+    changes: [{ config: { partial_rotary_factor: 1 } }, { config: { sliding_window: null } }],
+  },
+  lora: { what: 'the fused modules (all-linear)', targets: 'all-linear', tensors: L * 4 * 2 },
+  peft: {
+    titleSuffix: ': one A/B pair per fused module',
+    targets: ['qkv_proj', 'gate_up_proj'],
+    modules: inEveryLayer(L, ['self_attn.qkv_proj', 'mlp.gate_up_proj']),
+    keyChecks: (expected) => {
+      expect(expected.get('base_model.model.model.layers.0.self_attn.qkv_proj.lora_A.weight')).toEqual([2, H]);
+      expect(expected.get('base_model.model.model.layers.0.self_attn.qkv_proj.lora_B.weight')).toEqual([QKV, 2]);
+    },
+  },
+};
 
-describe('Phi3ForCausalLM against the float64 transformers equations', () => {
-  it('logits on the reference evaluator and backend-cpu are within 1e-6 of the float64 forward', async () => {
-    const { refErr, cpuErr } = await checkLogits(phi3);
-    console.log(`phi3 logits: reference ${refErr.toExponential(2)}, backend-cpu ${cpuErr.toExponential(2)}`);
-    expect(refErr).toBeLessThan(1e-6);
-    expect(cpuErr).toBeLessThan(1e-6);
-  });
-
-  it('partial rotary and the window move the reference logits', async () => {
-    const { weights } = await writeCheckpoint(phi3);
-    const base = referenceLogits(phi3, weights);
-    expect(relErr(referenceLogits(phi3, weights, { ...config, partial_rotary_factor: 1 }), base)).toBeGreaterThan(1e-3);
-    expect(relErr(referenceLogits(phi3, weights, { ...config, sliding_window: null }), base)).toBeGreaterThan(1e-3);
-  });
-
-  it('one LoRA step on the fused modules (all-linear): backend-cpu and reference gradients agree with float64 finite differences', async () => {
-    const { model, weights } = await checkLogits(phi3);
-    const g = await checkLoraGradient(phi3, model, weights, 'all-linear');
-    console.log(`phi3 LoRA gradients (${g.tensors} tensors): cpu vs reference ${g.cpuVsReference.toExponential(2)}, reference vs finite differences ${g.referenceVsFiniteDifference.toExponential(2)}`);
-    expect(g.tensors).toBe(L * 4 * 2);
-    expect(g.cpuVsReference).toBeLessThan(1e-5);
-    expect(g.referenceVsFiniteDifference).toBeLessThan(1e-5);
-  });
-
-  it("the PEFT adapter round-trips with PEFT's key names: one A/B pair per fused module", async () => {
-    const model = buildModel(parseConfig(config));
-    const { weights } = await writeCheckpoint(phi3);
-    const modules = new Map<string, [number, number]>();
-    for (let l = 0; l < L; l++) {
-      modules.set(`model.layers.${l}.self_attn.qkv_proj`, [QKV, H]);
-      modules.set(`model.layers.${l}.mlp.gate_up_proj`, [2 * I, H]);
-    }
-    const expected = peftKeys(modules, 2);
-    expect(expected.get('base_model.model.model.layers.0.self_attn.qkv_proj.lora_A.weight')).toEqual([2, H]);
-    expect(expected.get('base_model.model.model.layers.0.self_attn.qkv_proj.lora_B.weight')).toEqual([QKV, 2]);
-    await checkPeftRoundTrip(model, weights, ['qkv_proj', 'gate_up_proj'], expected);
-  });
-
+describeFamily(phi3, spec, () => {
   it('LongRoPE (Phi-3.5 / Phi-4-mini rope_scaling): short factors within the original context, long ones past it, both within 1e-6', async () => {
     const longrope = { type: 'longrope', short_factor: [1.0, 1.3], long_factor: [2.5, 7.0] };
     const short = { ...config, partial_rotary_factor: 1, max_position_embeddings: 512, original_max_position_embeddings: 128, rope_scaling: longrope };

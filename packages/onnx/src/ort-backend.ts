@@ -5,6 +5,7 @@ import { lowerGraph } from './lower/lower-graph.js';
 import { fusedOps, loweredOps } from './lower/lowering-registry.js';
 import { OrtExecutable } from './runtime/ort-executable.js';
 import { DEFAULT_MAX_LIVE_BYTES, SessionCache } from './runtime/session-cache.js';
+import { SpillArea } from './runtime/spill-area.js';
 import type { ExecutionProviderConfig } from './runtime/session-options.js';
 
 export interface OrtBackendOptions {
@@ -44,6 +45,7 @@ export interface OrtBackend extends Backend {
  * ONNX model and run as one native call. Shared by backend-cpu and backend-cuda.
  */
 export function createOrtBackend(opts: OrtBackendOptions): OrtBackend {
+  const spill = new SpillArea();
   const cache = new SessionCache(opts.maxIdleSessions ?? 4, opts.maxLiveSessionBytes ?? DEFAULT_MAX_LIVE_BYTES);
   const threads = opts.threads ?? availableParallelism();
   const fuse = opts.fuse ?? true;
@@ -84,7 +86,7 @@ export function createOrtBackend(opts: OrtBackendOptions): OrtBackend {
       const dry = lowerGraph(graph, { outputs, updates, inputParams: () => true, fuse, backend: opts.name, orderRecompute: opts.orderRecompute ?? true });
       const roots = [...new Set([...outputs, ...Object.values(updates)])].map((o) => graph.outputTensor(o).id);
       const key = graphHash(graph, roots, JSON.stringify({ outputs, updates, fuse: typeof fuse === 'boolean' ? fuse : [...fuse].sort(), threads, order: opts.orderRecompute ?? true }));
-      const exe = new OrtExecutable(graph, key, signature, { backend: opts.name, cache, settings, fuse, externalDataThresholdBytes: opts.externalDataThresholdBytes, orderRecompute: opts.orderRecompute ?? true, track }, {
+      const exe = new OrtExecutable(graph, key, signature, { backend: opts.name, cache, spill, settings, fuse, externalDataThresholdBytes: opts.externalDataThresholdBytes, orderRecompute: opts.orderRecompute ?? true, track }, {
         backend: opts.name,
         nodes: dry.coreNodes,
         compileMs: performance.now() - t0,
@@ -111,6 +113,8 @@ export function createOrtBackend(opts: OrtBackendOptions): OrtBackend {
     dispose() {
       for (const e of [...executables]) e.dispose();
       cache.clear();
+      // Sessions read their external data when created; the spill file is not needed past disposal.
+      spill.dispose();
     },
   };
 }

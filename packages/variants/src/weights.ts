@@ -1,4 +1,4 @@
-import type { HostTensor, Shape } from '@lowrank/core';
+import { f16BitsToNumber, type HostTensor, type Shape } from '@lowrank/core';
 import type { BaseLayerSpec, QuantBaseSpec } from './base-layer.js';
 import { WeightMismatchError } from './errors.js';
 import { matrix, transpose, type Matrix } from './linalg/matrix.js';
@@ -29,18 +29,9 @@ export function floatValues(t: HostTensor): ArrayLike<number> {
     const u = new Uint32Array(out.buffer);
     for (let i = 0; i < bits.length; i++) u[i] = bits[i] << 16;
   } else {
-    for (let i = 0; i < bits.length; i++) out[i] = f16ToFloat(bits[i]);
+    for (let i = 0; i < bits.length; i++) out[i] = f16BitsToNumber(bits[i]);
   }
   return out;
-}
-
-function f16ToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const frac = h & 0x3ff;
-  if (exp === 0) return sign * frac * 2 ** -24;
-  if (exp === 0x1f) return frac ? NaN : sign * Infinity;
-  return sign * (1024 + frac) * 2 ** (exp - 25);
 }
 
 export function readMatrix(src: WeightSource, name: string, rows: number, cols: number): Matrix {

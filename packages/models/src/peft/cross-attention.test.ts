@@ -7,6 +7,7 @@ import { applyAdapters, initialAdapterState, setAdapterTraining } from '@lowrank
 import { describe, expect, it } from 'vitest';
 import { traceLanguageModel } from '../forward.js';
 import { createPreset } from '../io/presets.js';
+import { worstRelativeL2 } from '../../test/gradient-error.js';
 
 const SRC = 6;
 const TGT = 6;
@@ -85,24 +86,14 @@ describe('LoRA on cross-attention q, k, v of seq2seq-tiny', () => {
 
     const backend = createCpuBackend({ threads: 2 });
     try {
-      const exe = await backend.compile(graph, { outputs: [...grads.keys()].map((n) => `grad:${n}`) });
+      const outputs = [...grads.keys()].map((n) => `grad:${n}`);
+      const exe = await backend.compile(graph, { outputs });
       const params: Record<string, HostTensor> = {};
       for (const name of graph.params.keys()) params[name] = all.get(name)!;
       await exe.setParameters(params);
       const got = await exe.run(batch.feeds);
       exe.dispose();
-      let worst = 0;
-      for (const name of grads.keys()) {
-        const a = got[`grad:${name}`].data;
-        const b = ref.get(`grad:${name}`)!.data;
-        let num = 0;
-        let den = 0;
-        for (let i = 0; i < b.length; i++) {
-          num += (a[i] - b[i]) ** 2;
-          den += b[i] ** 2;
-        }
-        worst = Math.max(worst, Math.sqrt(num / den));
-      }
+      const worst = worstRelativeL2(got, ref, outputs);
       console.log(`cross-attention LoRA: finite differences vs reference ${worstFd.toExponential(2)}, backend-cpu vs reference ${worst.toExponential(2)}`);
       expect(worst).toBeLessThan(1e-4);
     } finally {

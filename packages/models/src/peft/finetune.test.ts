@@ -11,6 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { traceLanguageModel } from '../forward.js';
 import { createPreset } from '../io/presets.js';
 import { loadAdapter, saveAdapter } from './adapter-io.js';
+import { worstRelativeL2 } from '../../test/gradient-error.js';
 
 const SEQ = 12;
 const BATCH = 16;
@@ -179,7 +180,8 @@ describe('variant layer gradients on backend-cpu agree with the float64 referenc
         // The first 8 tokens of two task sequences.
         const cut = (t: HostTensor): HostTensor => ({ shape: [2, 8], dtype: 'i32', data: Int32Array.from({ length: 16 }, (_, i) => t.data[Math.floor(i / 8) * SEQ + (i % 8)]) });
         const feeds = { input_ids: cut(batch.feeds.input_ids), labels: cut(batch.feeds.labels) };
-        const exe = await backend.compile(graph, { outputs: [...grads.keys()].map((n) => `grad:${n}`) });
+        const outputs = [...grads.keys()].map((n) => `grad:${n}`);
+        const exe = await backend.compile(graph, { outputs });
         const params: Record<string, HostTensor> = {};
         for (const name of graph.params.keys()) params[name] = all.get(name)!;
         await exe.setParameters(params);
@@ -187,20 +189,7 @@ describe('variant layer gradients on backend-cpu agree with the float64 referenc
         exe.dispose();
         const refFeeds: Record<string, NDArray> = {};
         for (const [k, t] of Object.entries({ ...params, ...feeds })) refFeeds[k] = NDArray.fromHost(t.shape, t.dtype, t.data);
-        const want = evaluate(graph, refFeeds, [...grads.keys()].map((n) => `grad:${n}`));
-        let worst = 0;
-        for (const name of grads.keys()) {
-          const a = got[`grad:${name}`].data;
-          const b = want.get(`grad:${name}`)!.data;
-          let num = 0;
-          let den = 0;
-          for (let i = 0; i < b.length; i++) {
-            num += (a[i] - b[i]) ** 2;
-            den += b[i] ** 2;
-          }
-          expect(den).toBeGreaterThan(0);
-          worst = Math.max(worst, Math.sqrt(num / den));
-        }
+        const worst = worstRelativeL2(got, evaluate(graph, refFeeds, outputs), outputs);
         console.log(`${v.name}: ${grads.size} adapter gradients, worst relative error backend-cpu (f32) vs reference (f64) ${worst.toExponential(2)}`);
         expect(worst).toBeLessThan(1e-4);
       } finally {

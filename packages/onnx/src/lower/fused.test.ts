@@ -123,6 +123,21 @@ const cases: Record<string, CompositeCase> = {
       return { out: ops.attention(q, k, v, { causal: true, mask }), wrt: [q, k, v] };
     },
   },
+  'linearLogSumExp softcap, bf16 weight': {
+    build: (c) => {
+      const h = c.input('h', [5, 4]);
+      const w = c.input('w', [7, 4], { lo: -0.5, hi: 0.5 });
+      // A bf16 table (the frozen LM head of a 16-bit checkpoint): rounded in the graph, upcast inside the op.
+      return { out: ops.linearLogSumExp(h, ops.cast(w, 'bf16'), { chunk: 2, softcap: 1.5 }), wrt: [h] };
+    },
+  },
+  linearLogSumExp: {
+    build: (c) => {
+      const h = c.input('h', [5, 4]);
+      const w = c.input('w', [7, 4]);
+      return { out: ops.linearLogSumExp(h, w, { chunk: 2 }), wrt: [h, w] };
+    },
+  },
   dropout: {
     build: (c) => {
       const x = c.input('x', [64, 9]);

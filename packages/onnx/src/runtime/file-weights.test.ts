@@ -104,4 +104,20 @@ describe('file-backed frozen weights on the ORT backend', () => {
     expect(stats.sessions).toBe(1);
     backend.dispose();
   });
+
+  it('a lazy value without a file (converted as it is read) is written to the spill file once, not kept in JavaScript', async () => {
+    const w = bf16Weight(3);
+    const withoutFile: LazyHostTensor = { shape: w.lazy.shape, dtype: w.lazy.dtype, read: w.lazy.read };
+    const backend = createOrtBackend({ name: 'cpu', executionProviders: ['cpu'], threads: 1 });
+    const exe = await backend.compile(lossGraph());
+    await exe.setParameters({ x: xValue, w: withoutFile });
+    expect(w.reads(), 'read once').toBe(1);
+    expect(backend.memoryStats().currentBytes, 'the 196 KB weight is not held in JavaScript').toBeLessThan(4 * IN * 4 + 1024);
+    const got = await exe.run({});
+    const ref = await backend.compile(lossGraph());
+    await ref.setParameters({ x: xValue, w: w.lazy });
+    expect((await ref.run({})).loss.data[0]).toBe(got.loss.data[0]);
+    backend.dispose();
+  });
 });
+

@@ -4,6 +4,7 @@ import { OrtRunError } from '../errors.js';
 import { dataHash } from '../graph-hash.js';
 import { isFileBacked, lowerGraph, type FrozenValue, type LoweredGraph } from '../lower/lower-graph.js';
 import { frozenIdentity, readFileRange } from './frozen-values.js';
+import type { SpillArea } from './spill-area.js';
 import { createSession } from './create-session.js';
 import { checkShape, fromOrtTensor, toOrtTensor } from './host-tensors.js';
 import type { SessionCache } from './session-cache.js';
@@ -16,11 +17,15 @@ export interface ExecutableContext {
   readonly fuse: boolean | ReadonlySet<string>;
   readonly externalDataThresholdBytes?: number;
   readonly orderRecompute: boolean;
+  /** Where frozen values that came without a file are written once, so JavaScript holds no copy. */
+  readonly spill: SpillArea;
   /** Called with the byte change of host-held parameter state. */
   readonly track: (deltaBytes: number) => void;
 }
 
 const bytesOfHost = (t: HostTensor) => t.data.byteLength;
+/** Lazy frozen values at least this large go to the spill file rather than staying in JavaScript. */
+const SPILL_MIN_BYTES = 1 << 16;
 /** Host bytes a frozen value keeps in JavaScript (a file-backed one keeps none). */
 const hostBytesOf = (v: FrozenValue) => (isFileBacked(v) ? 0 : v.data.byteLength);
 
@@ -74,12 +79,16 @@ export class OrtExecutable implements Executable {
         this.state.set(name, next);
         this.ctx.track(bytesOfHost(t) - (prev ? prev.size * 4 : 0));
       } else {
-        // A lazy value with a file range is never read here; one without is read once (its only copy).
-        const value: FrozenValue = isLazyHostTensor(v)
-          ? v.file
-            ? { shape: [...v.shape], dtype: v.dtype, file: v.file }
-            : { shape: [...v.shape], dtype: v.dtype, data: await v.read() }
-          : v;
+        // A lazy value with a file range is never read here; one without is read once and, when
+        // large, written to the backend's spill file, so the session's copy is the only one.
+        let value: FrozenValue = v as HostTensor;
+        if (isLazyHostTensor(v)) {
+          if (v.file) value = { shape: [...v.shape], dtype: v.dtype, file: v.file };
+          else {
+            const data = await v.read();
+            value = data.byteLength >= SPILL_MIN_BYTES ? { shape: [...v.shape], dtype: v.dtype, file: this.ctx.spill.append(data) } : { shape: [...v.shape], dtype: v.dtype, data };
+          }
+        }
         const prev = this.frozen.get(name);
         this.frozen.set(name, value);
         this.ctx.track(hostBytesOf(value) - (prev ? hostBytesOf(prev) : 0));
