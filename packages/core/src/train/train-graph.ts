@@ -8,6 +8,7 @@ import { sum } from '../ops/reduce.js';
 import type { Shape } from '../shape.js';
 import { TrainConfigError } from './errors.js';
 import { emitUpdate, validateOptimizer, type OptimizerConfig } from './optimizer.js';
+import { remakeFrozenValuesInBackward } from './remake-frozen.js';
 
 export const LOSS_OUTPUT = 'loss';
 export const GRAD_NORM_OUTPUT = 'grad_norm';
@@ -127,5 +128,8 @@ export function buildTrainGraph(graph: Graph, loss: Tensor, opts: TrainGraphOpti
   });
 
   const outputs = [LOSS_OUTPUT, GRAD_NORM_OUTPUT, STEP_OK_OUTPUT, ...(opts.exposeGradients ? [...grads.keys()].map(gradName) : [])];
+  // Upcast or dequantized frozen weights are made again where the backward reads them, not kept from the forward.
+  const roots = [...new Set([...outputs, ...Object.values(updates)])].map((o) => graph.outputTensor(o).id);
+  remakeFrozenValuesInBackward(graph, roots, (name) => !graph.params.get(name)!.trainable && !(name in updates));
   return { graph, signature: { outputs, updates }, trainable: [...grads.keys()], state, accumulationSteps: k };
 }
