@@ -1,6 +1,3 @@
-import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { InferenceSession } from 'onnxruntime-node';
 import type { LoweredGraph } from '../lower/lower-graph.js';
 import { encodeModel } from '../model/encode-model.js';
@@ -8,6 +5,7 @@ import type { OnnxModel, OnnxTensor } from '../model/onnx-types.js';
 import { DEFAULT_EXTERNAL_DATA_THRESHOLD } from '../model/write-model.js';
 import { OrtSessionError } from '../errors.js';
 import { sessionOptions, type SessionSettings } from './session-options.js';
+import { SpillArea } from './spill-area.js';
 
 export interface CreatedSession {
   readonly session: InferenceSession;
@@ -23,26 +21,10 @@ const SPILL_MIN_BYTES = 1024;
  * Moves the larger in-memory initializers into one temporary file and points
  * the model at it: protobuf cannot hold a model past 2 GiB.
  */
-function spillInitializers(model: OnnxModel, dir: string): OnnxModel {
-  const path = join(dir, 'initializers.bin');
-  const fd = openSync(path, 'w');
-  let offset = 0;
-  const initializers: OnnxTensor[] = [];
-  try {
-    for (const t of model.graph.initializers) {
-      if (t.file || t.data.length < SPILL_MIN_BYTES) {
-        initializers.push(t);
-        continue;
-      }
-      const aligned = Math.ceil(offset / 64) * 64;
-      if (aligned > offset) writeSync(fd, new Uint8Array(aligned - offset));
-      writeSync(fd, t.data);
-      initializers.push({ name: t.name, dataType: t.dataType, dims: t.dims, data: new Uint8Array(0), file: { path, offset: aligned, byteLength: t.data.length } });
-      offset = aligned + t.data.length;
-    }
-  } finally {
-    closeSync(fd);
-  }
+function spillInitializers(model: OnnxModel, area: SpillArea): OnnxModel {
+  const initializers: OnnxTensor[] = model.graph.initializers.map((t) =>
+    t.file || t.data.length < SPILL_MIN_BYTES ? t : { name: t.name, dataType: t.dataType, dims: t.dims, data: new Uint8Array(0), file: area.append(t.data) },
+  );
   return { ...model, graph: { ...model.graph, initializers } };
 }
 
@@ -62,18 +44,12 @@ export async function createSession(
 ): Promise<CreatedSession> {
   const opts = sessionOptions(settings);
   const context = `a graph of ${lowered.coreNodes} core nodes (${lowered.model.graph.nodes.length} ONNX nodes, ${(lowered.initializerBytes / 2 ** 20).toFixed(1)} MiB of initializers)`;
-  let dir: string | undefined;
-  const cleanup = () => {
-    if (dir) rmSync(dir, { recursive: true, force: true });
-    dir = undefined;
-  };
+  const area = new SpillArea();
+  const cleanup = () => area.dispose();
   try {
     let model = lowered.model;
     const inMemory = model.graph.initializers.reduce((s, t) => s + t.data.length, 0);
-    if (inMemory > externalDataThresholdBytes) {
-      dir = mkdtempSync(join(tmpdir(), 'lowrank-onnx-'));
-      model = spillInitializers(model, dir);
-    }
+    if (inMemory > externalDataThresholdBytes) model = spillInitializers(model, area);
     if (model.graph.initializers.some((t) => t.file)) {
       opts.extra = { ...opts.extra, session: { ...(opts.extra as { session?: Record<string, string> } | undefined)?.session, model_external_initializers_file_folder_path: '/' } };
     }
