@@ -3,8 +3,7 @@ import { buildModel } from '../architectures/index.js';
 import { readConfig } from '../config/index.js';
 import { openCheckpoint, type F32Tensor } from '../safetensors/index.js';
 import type { LoadedModel } from './presets.js';
-import { KNOWN_BUFFERS, resolveKey } from './checkpoint-keys.js';
-import { checkWeights } from './weights-check.js';
+import { matchCheckpoint } from './checkpoint-keys.js';
 
 export interface LoadResult extends LoadedModel {
   /** Checkpoint tensors the model does not use (other than known buffers and a tied lm_head). */
@@ -21,19 +20,9 @@ export async function loadModel(dir: string): Promise<LoadResult> {
   const model = buildModel(config);
   const ckpt = await openCheckpoint(dir);
   try {
-    const keys = new Map<string, string>();
-    for (const name of model.namedParams().keys()) {
-      const k = resolveKey(ckpt, name);
-      if (k) keys.set(name, k);
-    }
-    checkWeights(dir, model, (name) => {
-      const k = keys.get(name);
-      return k ? ckpt.entry(k).shape : undefined;
-    });
+    const { keys, unused } = matchCheckpoint(dir, model, ckpt);
     const weights = new Map<string, F32Tensor>();
     for (const [name, k] of keys) weights.set(name, await ckpt.read(k));
-    const used = new Set(keys.values());
-    const unused = ckpt.names().filter((n) => !used.has(n) && !KNOWN_BUFFERS.some((re) => re.test(n)) && n !== 'lm_head.weight');
     return { config, model, weights, unused };
   } finally {
     await ckpt.close();

@@ -4,8 +4,7 @@ import { buildModel, type LanguageModel } from '../architectures/index.js';
 import { readConfig, type ModelConfig } from '../config/index.js';
 import { declareBaseStorage } from '../nn/base-storage.js';
 import { lazyTensor, openCheckpoint, STORAGE_DTYPES, type Checkpoint, type SafetensorsDtype, type StorageDtype, type TensorLocation, type TensorReadMeter } from '../safetensors/index.js';
-import { KNOWN_BUFFERS, resolveKey } from './checkpoint-keys.js';
-import { checkWeights } from './weights-check.js';
+import { matchCheckpoint } from './checkpoint-keys.js';
 
 /** A --base-dtype the loader cannot hold a base at. */
 export class BaseDtypeError extends LowrankError {
@@ -73,15 +72,7 @@ export async function openModel(dir: string, opts: OpenModelOptions = {}): Promi
   const model = buildModel(config);
   const ckpt = await openCheckpoint(dir);
   try {
-    const keys = new Map<string, string>();
-    for (const name of model.namedParams().keys()) {
-      const k = resolveKey(ckpt, name);
-      if (k) keys.set(name, k);
-    }
-    checkWeights(dir, model, (name) => {
-      const k = keys.get(name);
-      return k ? ckpt.entry(k).shape : undefined;
-    });
+    const { keys, unused } = matchCheckpoint(dir, model, ckpt);
     const checkpointDtype = dominantDtype(ckpt, keys.values());
     const baseDtype = opts.baseDtype ?? checkpointDtype;
     if (baseDtype !== 'f32') declareBaseStorage(model, baseDtype);
@@ -103,8 +94,6 @@ export async function openModel(dir: string, opts: OpenModelOptions = {}): Promi
           : `base dtype ${baseDtype} from a ${checkpointDtype} checkpoint: each weight is rounded to ${baseDtype} (nearest even), one tensor at a time as it is read`,
       );
     }
-    const used = new Set(keys.values());
-    const unused = ckpt.names().filter((n) => !used.has(n) && !KNOWN_BUFFERS.some((re) => re.test(n)) && n !== 'lm_head.weight');
     return { config, model, weights, locations, unused, checkpointDtype, baseDtype, fileBytes, shards: ckpt.files.length, notes };
   } finally {
     await ckpt.close();
