@@ -3,7 +3,7 @@ import type { CheckpointPolicy, StepMetrics } from '@lowrank/core';
 import { createWebGpuBackend } from '@lowrank/backend-webgpu';
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
-import { accuracyOf, type ExactMatch } from '../src/tour/accuracy.js';
+import { accuracyOf, type ExactMatch, type GenerationSummary } from '../src/tour/accuracy.js';
 import { makeTask, TASK_DESCRIPTIONS, type TaskData } from '../src/tour/task.js';
 import { cliAdapters, trainMethod, type AdapterFactory, type MethodResult } from '../src/tour/train-method.js';
 import { loraDropAdapters, selectLoraDropLayers } from '../src/tour/lora-drop-demo.js';
@@ -27,6 +27,11 @@ const ADAPTERS: Record<Exclude<Method, 'lora-drop'>, AdapterFactory> = {
 const BASE_ROOT = './demo-base';
 /** Held-out prompts the page scores: fewer than the terminal's, as a software GPU decodes slowly. */
 const HELD_OUT = 32;
+/**
+ * New tokens per answer: more than the 2 an answer needs (word, stop), so a wrong answer shows how the model
+ * runs on and decoding takes several steps on the GPU-resident cache. The score is the same either way.
+ */
+const ANSWER_TOKENS = 8;
 
 /** What the page exposes for its browser test (and for the curious, in the console). */
 interface DemoState {
@@ -41,7 +46,10 @@ interface DemoState {
   heldOutAfter?: number;
   accuracyBefore?: number;
   accuracyAfter?: number;
-  answers?: { prompt: string; expected: string; before: string; after: string }[];
+  /** Per held-out prompt: the text, and the token ids generated from (BOS first) and generated before and after training. */
+  answers?: { prompt: string; expected: string; before: string; after: string; promptIds: number[]; beforeIds: number[]; afterIds: number[] }[];
+  /** How the answers were generated (the library's Generator): before and after training. */
+  generation?: { before: GenerationSummary; after: GenerationSummary; maxNewTokens: number };
   plannedPeakBytes?: number;
   measuredPeakBytes?: number;
   downloads?: string[];
@@ -111,7 +119,18 @@ async function loadBase(): Promise<void> {
 }
 
 function showAnswers(before: ExactMatch, after: ExactMatch): void {
-  state.answers = before.answers.map((b, i) => ({ prompt: b.prompt, expected: b.expected, before: b.answer, after: after.answers[i].answer }));
+  state.answers = before.answers.map((b, i) => ({
+    prompt: b.prompt,
+    expected: b.expected,
+    before: b.answer,
+    after: after.answers[i].answer,
+    promptIds: [...before.promptIds[i]],
+    beforeIds: [...before.generatedIds[i]],
+    afterIds: [...after.generatedIds[i]],
+  }));
+  state.generation = { before: before.generation, after: after.generation, maxNewTokens: after.maxNewTokens };
+  const g = after.generation;
+  $('decode').textContent = `${g.decodeTokensPerSecond.toFixed(0)} tokens/s, cache ${g.residency === 'backend' ? 'resident on the GPU' : 'fed from the host'} (${g.decodeGraphs} decode graph${g.decodeGraphs === 1 ? '' : 's'})`;
   const cell = (a: string, expected: string) => `<td class="${a === expected ? 'ok' : 'miss'}">${esc(a.trim()) || '<i>(nothing)</i>'}</td>`;
   $('answers').innerHTML =
     `<thead><tr><th>held-out prompt</th><th>expected</th><th>base model</th><th>fine-tuned</th></tr></thead><tbody>` +
@@ -169,7 +188,8 @@ async function train(): Promise<void> {
     setStatus(`step ${m.step}/${total}: loss ${m.loss.toFixed(4)} (${m.stepMs.toFixed(0)} ms/step)`, 'training');
   };
   const run = { variant: s.method, rank: s.rank, steps: s.steps, lr: s.lr, batchSize: 8, checkpointing: s.policy, seed: 3 } as const;
-  const where = { backend, task, loadBase: () => Promise.resolve(fresh()) };
+  // Answers come from the library's Generator with the KV cache held on the GPU between steps.
+  const where = { backend, task, loadBase: () => Promise.resolve(fresh()), residency: 'backend', answerTokens: ANSWER_TOKENS } as const;
   let adapters: AdapterFactory;
   if (s.method === 'lora-drop') {
     // As in the terminal tour: a short LoRA warm-up measures which layers matter, the rest share one adapter.

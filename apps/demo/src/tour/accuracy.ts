@@ -1,11 +1,12 @@
 // Exact-match accuracy with greedy decoding: the model answers every held-out prompt, batched, and the
 // decoded answer must equal the expected one exactly.
 //
-// Decoding runs the full causal forward over right-padded rows, one new token per run (no KV cache): the
-// same graph serves every method, including those whose adapters take per-run feeds (DyLoRA's rank,
-// AdaLoRA's masks), and padding after a row's last token cannot change its logits.
-import { Graph, type Backend, type Executable, type HostTensor } from '@lowrank/core';
-import { INPUT_IDS, type LanguageModel, type TextTokenizer } from '@lowrank/models';
+// Decoding is the library's Generator (KV cache, left-padded batches) on whatever backend the run uses:
+// the terminal tour on ONNX Runtime (the cache fed from the host) and the web page on WebGPU (the cache
+// held on the device between steps), so both answer through one path. Weights are frozen into the step
+// graphs, so each set of parameter values gets its own generator.
+import { LowrankError, type Backend, type HostTensor } from '@lowrank/core';
+import { Generator, type CacheResidency, type LanguageModel, type TextTokenizer } from '@lowrank/models';
 import type { TaskExample } from './task.js';
 
 export interface Answer {
@@ -16,97 +17,111 @@ export interface Answer {
   readonly correct: boolean;
 }
 
+/** How the answers were generated: enough to tell the resident-cache path from the host one, and its speed. */
+export interface GenerationSummary {
+  /** Where the KV cache lived between steps ('backend': executable state, on the device for WebGPU). */
+  readonly residency: CacheResidency;
+  /** Decode executables the generator compiled (one per batch size and cache length bucket). */
+  readonly decodeGraphs: number;
+  readonly prefillMs: number;
+  readonly decodeMs: number;
+  /** Decode runs over all batches (each advances every row of its batch by one token). */
+  readonly decodeSteps: number;
+  /** Rows advanced per second of decoding (batch rows × decode runs / decode time). */
+  readonly decodeTokensPerSecond: number;
+}
+
 export interface ExactMatch {
   readonly correct: number;
   readonly total: number;
   readonly answers: readonly Answer[];
-  /** Tokens each answer could take (the longest expected answer + 1, so a right answer must also stop). */
+  /** Tokens each answer could take (at least the longest expected answer + 1, so a right answer must also stop). */
   readonly maxNewTokens: number;
+  /** Each prompt's token ids (BOS first), as generated from. */
+  readonly promptIds: readonly (readonly number[])[];
+  /** Each prompt's greedy continuation, token ids, ending with the stop token when the row stopped. */
+  readonly generatedIds: readonly (readonly number[])[];
+  readonly generation: GenerationSummary;
 }
+
+/** A request for answers that cannot be met (no examples, too few new tokens). */
+export class AnswerRequestError extends LowrankError {}
 
 export const accuracyOf = (m: ExactMatch) => m.correct / m.total;
 
-/** A compiled [batch, length] forward of one adapted model, fed different parameter values in turn. */
-export class GreedyDecoder {
-  private constructor(
-    private readonly exe: Executable,
-    private readonly needed: ReadonlySet<string>,
-    private readonly tok: TextTokenizer,
-    readonly batchSize: number,
-    readonly length: number,
-  ) {}
-
-  /** Traces `model` as it is adapted now (call its setTraining(false) first). */
-  static async create(backend: Backend, model: LanguageModel, tok: TextTokenizer, batchSize: number, length: number): Promise<GreedyDecoder> {
-    const graph = new Graph();
-    const { logits } = model.forward({ inputIds: graph.input(INPUT_IDS, [batchSize, length], 'i32') });
-    graph.output('logits', logits);
-    const exe = await backend.compile(graph, { outputs: ['logits'] });
-    return new GreedyDecoder(exe, new Set(graph.params.keys()), tok, batchSize, length);
-  }
-
-  async setParameters(values: Readonly<Record<string, HostTensor>>): Promise<void> {
-    await this.exe.setParameters(Object.fromEntries(Object.entries(values).filter(([n]) => this.needed.has(n))));
-  }
-
+export interface GreedyAnswersRequest {
+  readonly backend: Backend;
+  /** The model as adapted now (its adapters set to evaluation mode). */
+  readonly model: LanguageModel;
+  readonly tokenizer: TextTokenizer;
+  /** Every parameter the model reads: base weights and adapters. */
+  readonly values: ReadonlyMap<string, HostTensor> | Readonly<Record<string, HostTensor>>;
+  readonly examples: readonly TaskExample[];
+  /** Prompts per generated batch. */
+  readonly batchSize: number;
+  /** Extra graph inputs of the adapters (DyLoRA's rank mask). */
+  readonly feeds?: Readonly<Record<string, HostTensor>>;
+  /** Where the cache lives (default: the Generator's, which is 'backend' on WebGPU). */
+  readonly residency?: CacheResidency;
   /**
-   * Greedy continuations of the prompts (each already starting with BOS), up to `maxNewTokens` or the stop
-   * token (not included). `feeds` are extra graph inputs (adapter rank masks).
+   * New tokens per prompt (default and minimum: the longest expected answer + 1). More lets a wrong answer run
+   * on in the shown text; the score is the same, as a right answer has stopped by then.
    */
-  async generate(prompts: readonly (readonly number[])[], maxNewTokens: number, feeds: Readonly<Record<string, HostTensor>> = {}): Promise<number[][]> {
-    const { batchSize: B, length: L } = this;
-    const eos = this.tok.eosId;
-    const results: number[][] = [];
-    for (let start = 0; start < prompts.length; start += B) {
-      const rows = prompts.slice(start, start + B).map((p) => [...p]);
-      const out = rows.map(() => [] as number[]);
-      const done = rows.map(() => false);
-      for (let step = 0; step < maxNewTokens && done.some((d) => !d); step++) {
-        const ids = new Int32Array(B * L).fill(this.tok.padId ?? 0);
-        rows.forEach((r, i) => {
-          if (r.length > L) throw new RangeError(`prompt of ${r.length} tokens does not fit the decoder's ${L} positions`);
-          ids.set(r, i * L);
-        });
-        const logits = (await this.exe.run({ ...feeds, [INPUT_IDS]: { shape: [B, L], dtype: 'i32', data: ids } })).logits;
-        const V = logits.shape[logits.shape.length - 1];
-        const data = logits.data as Float32Array;
-        rows.forEach((r, i) => {
-          if (done[i]) return;
-          const next = argmax(data, (i * L + r.length - 1) * V, V);
-          if (next === eos || r.length >= L) done[i] = true;
-          else {
-            out[i].push(next);
-            r.push(next);
-          }
-        });
-      }
-      results.push(...out);
-    }
-    return results;
-  }
-
-  /** Answers every example's prompt and compares the decoded answer with the expected one. */
-  async exactMatch(examples: readonly TaskExample[], feeds: Readonly<Record<string, HostTensor>> = {}): Promise<ExactMatch> {
-    const prompts = examples.map((e) => this.tok.encode(e.prompt, { addSpecialTokens: true }));
-    // One token more than the longest expected answer: a correct answer must also stop there.
-    const longest = Math.max(...examples.map((e) => this.tok.encode(e.answer, { addSpecialTokens: false }).length));
-    const maxNewTokens = longest + 1;
-    const generated = await this.generate(prompts, maxNewTokens, feeds);
-    const answers = examples.map((e, i) => {
-      // The tokenizer library refuses to decode no tokens (the model stopped at once): that answer is empty.
-      const answer = generated[i].length ? this.tok.decode(generated[i], { skipSpecialTokens: true }) : '';
-      return { prompt: e.prompt, expected: e.answer, answer, correct: answer === e.answer };
-    });
-    return { correct: answers.filter((a) => a.correct).length, total: answers.length, answers, maxNewTokens };
-  }
-
-  dispose(): void {
-    this.exe.dispose();
-  }
+  readonly maxNewTokens?: number;
 }
 
-export function argmax(data: Float32Array, offset: number, n: number): number {
-  let best = 0;
-  for (let v = 1; v < n; v++) if (data[offset + v] > data[offset + best]) best = v;
-  return best;
+/** Greedy answers to every example's prompt, scored by exact match. */
+export async function greedyExactMatch(r: GreedyAnswersRequest): Promise<ExactMatch> {
+  const { tokenizer: tok, examples } = r;
+  if (examples.length === 0) throw new AnswerRequestError('no examples to answer; pass at least one held-out example');
+  const eos = tok.eosId;
+  const promptIds = examples.map((e) => tok.encode(e.prompt, { addSpecialTokens: true }));
+  // One token more than the longest expected answer: a correct answer must also stop there.
+  const least = Math.max(...examples.map((e) => tok.encode(e.answer, { addSpecialTokens: false }).length)) + 1;
+  if (r.maxNewTokens !== undefined && !(Number.isInteger(r.maxNewTokens) && r.maxNewTokens >= least)) {
+    throw new AnswerRequestError(`maxNewTokens must be an integer of at least ${least} (the longest expected answer + 1, its stop token), got ${r.maxNewTokens}`);
+  }
+  const maxNewTokens = r.maxNewTokens ?? least;
+  const maxLength = Math.max(...promptIds.map((p) => p.length)) + maxNewTokens;
+  const batch = Math.min(r.batchSize, examples.length);
+  const weights = r.values instanceof Map ? r.values : new Map(Object.entries(r.values));
+  const gen = await Generator.create(r.model, weights, {
+    backend: r.backend,
+    maxLength,
+    warmBatch: batch,
+    ...(r.residency ? { residency: r.residency } : {}),
+  });
+  try {
+    const generatedIds: number[][] = [];
+    let prefillMs = 0;
+    let decodeMs = 0;
+    let decodeSteps = 0;
+    let rowSteps = 0;
+    for (let start = 0; start < promptIds.length; start += batch) {
+      const rows = promptIds.slice(start, start + batch);
+      const out = await gen.generateBatch(rows, { maxNewTokens, ...(typeof eos === 'number' ? { stopTokens: [eos] } : {}), ...(r.feeds ? { feeds: r.feeds } : {}) });
+      generatedIds.push(...out.map((o) => o.tokens));
+      prefillMs += gen.lastTiming.prefillMs;
+      decodeMs += gen.lastTiming.decodeMs;
+      decodeSteps += gen.lastTiming.decodeSteps;
+      rowSteps += rows.length * gen.lastTiming.decodeSteps;
+    }
+    const answers = examples.map((e, i) => {
+      const ids = generatedIds[i].filter((t) => t !== eos);
+      // The tokenizer library refuses to decode no tokens (the model stopped at once): that answer is empty.
+      const answer = ids.length ? tok.decode(ids, { skipSpecialTokens: true }) : '';
+      return { prompt: e.prompt, expected: e.answer, answer, correct: answer === e.answer };
+    });
+    const generation: GenerationSummary = {
+      residency: gen.residency,
+      decodeGraphs: gen.decodeGraphs,
+      prefillMs,
+      decodeMs,
+      decodeSteps,
+      decodeTokensPerSecond: decodeMs > 0 ? (1000 * rowSteps) / decodeMs : 0,
+    };
+    return { correct: answers.filter((a) => a.correct).length, total: answers.length, answers, maxNewTokens, promptIds, generatedIds, generation };
+  } finally {
+    gen.dispose();
+  }
 }

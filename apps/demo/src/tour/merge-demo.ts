@@ -2,7 +2,7 @@
 import type { Backend, HostTensor } from '@lowrank/core';
 import { addWeightedAdapter, adapterLocalName, applyAdapters, DEFAULT_ADAPTER, setActiveAdapters, setAdapterTraining, type AdapterTensor } from '@lowrank/variants';
 import type { BaseModel } from '../cli/runtime/base-model.js';
-import { accuracyOf, GreedyDecoder } from './accuracy.js';
+import { accuracyOf, greedyExactMatch } from './accuracy.js';
 import { heldOutLoss } from './evaluate.js';
 import type { TaskData } from './task.js';
 import { ALL_LINEAR, type MethodResult } from './train-method.js';
@@ -57,13 +57,10 @@ export async function mergeTwoAdapters(
   for (const [n, t] of merged.weights) if (n.includes('.merged.')) trainableParams += t.shape.reduce((a, b) => a * b, 1);
   const values = Object.fromEntries(merged.weights);
   const loss = await heldOutLoss(backend, base.model, values, both.heldOut, batchSize, both.seqLen);
-  const decoder = await GreedyDecoder.create(backend, base.model, base.tokenizer, both.decodeBatch, both.decodeLength);
-  try {
-    await decoder.setParameters(values);
-    const accuracy: number[] = [];
-    for (const t of tasks) accuracy.push(accuracyOf(await decoder.exactMatch(t.heldOutExamples)));
-    return { heldOutAfter: loss, accuracy, rank: merged.rank, adapterBytes: 4 * trainableParams, trainableParams };
-  } finally {
-    decoder.dispose();
+  const accuracy: number[] = [];
+  for (const t of tasks) {
+    const m = await greedyExactMatch({ backend, model: base.model, tokenizer: base.tokenizer, values: merged.weights, examples: t.heldOutExamples, batchSize: both.decodeBatch });
+    accuracy.push(accuracyOf(m));
   }
+  return { heldOutAfter: loss, accuracy, rank: merged.rank, adapterBytes: 4 * trainableParams, trainableParams };
 }

@@ -94,9 +94,8 @@ export interface TaskData {
   readonly train: readonly TrainSequence[];
   readonly heldOut: readonly TrainSequence[];
   readonly seqLen: number;
-  /** Greedy decoding of the held-out prompts: rows per run, and positions (longest prompt + longest answer + 1). */
+  /** Greedy decoding of the held-out prompts: rows per generated batch. */
   readonly decodeBatch: number;
-  readonly decodeLength: number;
 }
 
 /** Training and held-out examples of the tasks; held-out prompts are drawn first and never trained on. */
@@ -104,8 +103,6 @@ export function makeTask(tok: TextTokenizer, opts: { tasks: readonly TaskName[];
   const words = opts.words ?? taskWords(tok);
   const heldOutExamples = taskExamples(opts.tasks, words, opts.heldOutPerTask, opts.seed + 1000);
   const trainExamples = taskExamples(opts.tasks, words, opts.trainPerTask, opts.seed, new Set(heldOutExamples.map((e) => e.prompt)));
-  const longest = (f: (e: TaskExample) => number) => Math.max(...heldOutExamples.map(f));
-  const decodeLength = longest((e) => tok.encode(e.prompt, { addSpecialTokens: true }).length) + longest((e) => tok.encode(e.answer, { addSpecialTokens: false }).length) + 1;
   return {
     tasks: opts.tasks,
     words,
@@ -115,7 +112,6 @@ export function makeTask(tok: TextTokenizer, opts: { tasks: readonly TaskName[];
     heldOut: taskSequences(heldOutExamples, tok, opts.seqLen),
     seqLen: opts.seqLen,
     decodeBatch: 32,
-    decodeLength,
   };
 }
 
@@ -131,6 +127,5 @@ export function combineTasks(a: TaskData, b: TaskData): TaskData {
     heldOut: [...a.heldOut, ...b.heldOut],
     seqLen: a.seqLen,
     decodeBatch: Math.max(a.decodeBatch, b.decodeBatch),
-    decodeLength: Math.max(a.decodeLength, b.decodeLength),
   };
 }

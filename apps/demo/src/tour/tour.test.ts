@@ -91,8 +91,8 @@ describe('the tour, shortened (--quick, small test base)', () => {
       expect(Object.keys(s.answers)).toEqual(['LoRA', 'DoRA', 'QLoRA (NF4 base)', 'DyLoRA r=8', 'AdaLoRA', 'LoRA-Drop']);
       expect(printed).toContain(s.prompt);
     }
-    // The answer in the report is what the saved adapter generates: `lowrank generate` (KV-cached decoding,
-    // a separate code path from the tour's batched decoding) reproduces it from the PEFT files on disk.
+    // The answer in the report is what the saved adapter generates: `lowrank generate` (one prompt, the adapter
+    // read back from the PEFT files on disk) reproduces what the tour decoded in left-padded batches of 32.
     const sample = results.samples[0];
     const cli = await runCli([
       'generate',

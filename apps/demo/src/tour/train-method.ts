@@ -1,12 +1,12 @@
 // One fine-tuning run of one method: the unit the terminal tour and the web page both drive.
 import { Trainer, type Backend, type CheckpointPolicy, type ForwardGraph, type HostTensor, type StepHook, type StepMetrics } from '@lowrank/core';
-import { evalBatches, ShuffledBatchStream } from '@lowrank/models';
+import { evalBatches, ShuffledBatchStream, type CacheResidency } from '@lowrank/models';
 import type { ResolvedLoraConfig } from '@lowrank/variants';
 import type { VariantName } from '../cli/command-options.js';
 import { adaptModel } from '../cli/runtime/adapters.js';
 import type { BaseModel } from '../cli/runtime/base-model.js';
 import { lmLossBuilder } from '../cli/runtime/lm-graph.js';
-import { GreedyDecoder, type ExactMatch } from './accuracy.js';
+import { greedyExactMatch, type ExactMatch } from './accuracy.js';
 import { peakRssSampler } from './rss.js';
 import type { TaskData } from './task.js';
 
@@ -51,6 +51,10 @@ export interface MethodRun {
   readonly backend: Backend;
   readonly task: TaskData;
   readonly loadBase: () => Promise<BaseModel>;
+  /** Where the answers' KV cache lives (default: the Generator's choice for the backend; 'backend' on WebGPU). */
+  readonly residency?: CacheResidency;
+  /** New tokens per held-out answer (default: the longest expected answer + 1; more lets wrong answers run on). */
+  readonly answerTokens?: number;
 }
 
 export interface MethodResult {
@@ -99,10 +103,20 @@ export async function trainMethod(run: MethodRun, s: MethodSettings, cb: MethodC
   const base = await run.loadBase();
   const adapted = await adapters(base, s);
   adapted.setTraining(false);
-  const decoder = await GreedyDecoder.create(backend, base.model, base.tokenizer, task.decodeBatch, task.decodeLength);
   const answer: MethodDecoder = async (values = adapted.values) => {
-    await decoder.setParameters(values);
-    const m = await decoder.exactMatch(task.heldOutExamples, hookEvalFeeds(adapted.hooks));
+    // Training traces switch the adapters to training mode; generation traces them as evaluated.
+    adapted.setTraining(false);
+    const m = await greedyExactMatch({
+      backend,
+      model: base.model,
+      tokenizer: base.tokenizer,
+      values,
+      examples: task.heldOutExamples,
+      batchSize: task.decodeBatch,
+      feeds: hookEvalFeeds(adapted.hooks),
+      ...(run.residency ? { residency: run.residency } : {}),
+      ...(run.answerTokens ? { maxNewTokens: run.answerTokens } : {}),
+    });
     rss.sample();
     return m;
   };
@@ -124,8 +138,7 @@ export async function trainMethod(run: MethodRun, s: MethodSettings, cb: MethodC
     seed: s.seed,
     data: new ShuffledBatchStream(task.train, s.batchSize, s.seed),
     eval: { every: s.steps, batches: () => heldOut },
-    hooks: adapted.hooks,
-    activeRanks: adapted.ranks,
+    hooks: [{ name: 'ranks', metrics: () => ({ activeRanks: adapted.ranks }) }, ...adapted.hooks],
     checkpointing: s.checkpointing,
   });
   try {
@@ -181,6 +194,5 @@ export async function trainMethod(run: MethodRun, s: MethodSettings, cb: MethodC
     };
   } finally {
     trainer.dispose();
-    decoder.dispose();
   }
 }

@@ -5,10 +5,13 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createCpuBackend } from '@lowrank/backend-cpu';
 import { chromium } from 'playwright-core';
 import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testBase } from '../demo-base/test-cache.js';
+import type { GenerationSummary } from '../tour/accuracy.js';
+import { nodeAnswers, tokenMismatches, type NodeAnswers } from './node-answers.js';
 import { serveDirectory } from './serve-static.js';
 
 const CHROMIUM = process.env.LOWRANK_CHROMIUM ?? '/usr/bin/chromium';
@@ -37,13 +40,25 @@ interface DemoState {
   heldOutAfter?: number;
   accuracyBefore?: number;
   accuracyAfter?: number;
-  answers?: { prompt: string; expected: string; before: string; after: string }[];
+  answers?: { prompt: string; expected: string; before: string; after: string; promptIds: number[]; beforeIds: number[]; afterIds: number[] }[];
+  generation?: { before: GenerationSummary; after: GenerationSummary; maxNewTokens: number };
   plannedPeakBytes?: number;
   measuredPeakBytes?: number;
   downloads?: string[];
   error?: string;
   firstStepSeconds?: number;
   trainSeconds?: number;
+}
+
+/**
+ * The page's greedy tokens must equal Node's. If a row differs, the failure names Node's top-2 logit margin at
+ * the first differing step, so an exact or near tie (f32 WebGPU against ORT) can be told from a wrong cache.
+ */
+async function expectSameTokens(label: string, node: NodeAnswers, pageIds: readonly (readonly number[])[]): Promise<void> {
+  const differing = await tokenMismatches(node, pageIds);
+  const detail = differing.map((d) => `row ${d.row} step ${d.step}: page ${d.page}, node ${d.node}, node's top-2 margin ${d.margin.toExponential(3)}${d.pageIsRunnerUp ? " (page's token is node's runner-up)" : ''}`);
+  expect(detail, `${label}: greedy tokens of the page (WebGPU) and Node (ORT CPU) differ`).toEqual([]);
+  expect(pageIds.map((ids) => [...ids])).toEqual(node.match.generatedIds.map((ids) => [...ids]));
 }
 
 const demoState = () => (globalThis as unknown as { lowrankDemo: DemoState }).lowrankDemo;
@@ -67,7 +82,7 @@ describe.skipIf(SKIP)('web demo page (Vite build, headless Chromium, SwiftShader
     for (const d of [outDir, profile]) if (d) await rm(d, { recursive: true, force: true });
   });
 
-  it('loads the cached base, fine-tunes in the page with a live loss chart, answers better after, offers PEFT files', async () => {
+  it('loads the cached base, fine-tunes in the page with a live loss chart, answers better after (GPU-resident KV cache, the tokens Node generates), offers PEFT files', async () => {
     const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, acceptDownloads: true });
     try {
       const page = await context.newPage();
@@ -121,6 +136,44 @@ describe.skipIf(SKIP)('web demo page (Vite build, headless Chromium, SwiftShader
       const hidden = (JSON.parse(readFileSync(join(baseDir, 'config.json'), 'utf8')) as { hidden_size: number }).hidden_size;
       expect(header['base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight'].shape).toEqual([8, hidden]);
       expect(Object.keys(header).filter((k) => k.endsWith('lora_B.weight')).length).toBeGreaterThan(0);
+
+      // The page answered through the library's Generator with the KV cache resident on the GPU, and its greedy
+      // tokens equal Node's (ORT CPU, cache fed from the host) for the same prompts and weights: the base model
+      // before training, and after training with the adapter the page offers for download.
+      const adapterDir = join(outDir, 'adapter');
+      mkdirSync(adapterDir, { recursive: true });
+      await download.saveAs(join(adapterDir, 'adapter_model.safetensors'));
+      const [configDownload] = await Promise.all([page.waitForEvent('download'), page.click('a[download="adapter_config.json"]')]);
+      await configDownload.saveAs(join(adapterDir, 'adapter_config.json'));
+      const gen = done.generation!;
+      for (const g of [gen.before, gen.after]) {
+        expect(g.residency).toBe('backend');
+        expect(g.decodeGraphs).toBe(1); // one batch of 32 prompts, one length bucket
+        expect(g.decodeSteps).toBeGreaterThan(0);
+      }
+      // The base model does not stop after a word: its rows decode several steps on the resident cache.
+      expect(gen.maxNewTokens).toBe(8);
+      expect(gen.before.decodeSteps).toBeGreaterThan(1);
+      for (const [when, g] of Object.entries(gen)) {
+        if (typeof g === 'number') continue;
+        console.log(`[demo] browser generation ${when} training: ${g.residency} cache, ${g.decodeSteps} decode steps, ${g.decodeTokensPerSecond.toFixed(1)} tokens/s decoding (batch ${done.answers!.length}), prefill ${g.prefillMs.toFixed(0)} ms`);
+      }
+      expect(await page.textContent('#decode')).toContain('resident on the GPU');
+      const examples = done.answers!.map((a) => ({ task: 'first' as const, prompt: a.prompt, answer: a.expected }));
+      const cpu = createCpuBackend();
+      try {
+        const generation = { batchSize: examples.length, maxNewTokens: gen.maxNewTokens };
+        const before = await nodeAnswers(cpu, baseDir, undefined, examples, generation);
+        expect(done.answers!.map((a) => a.promptIds)).toEqual(before.match.promptIds.map((ids) => [...ids]));
+        await expectSameTokens('base model', before, done.answers!.map((a) => a.beforeIds));
+        const after = await nodeAnswers(cpu, baseDir, adapterDir, examples, generation);
+        await expectSameTokens('trained adapter', after, done.answers!.map((a) => a.afterIds));
+        // And the text the page shows is what those tokens decode to.
+        expect(done.answers!.map((a) => a.after)).toEqual(after.match.answers.map((a) => a.answer));
+        expect(done.accuracyAfter).toBe(after.match.correct / after.match.total);
+      } finally {
+        cpu.dispose();
+      }
 
       mkdirSync(ARTIFACTS, { recursive: true });
       const shot = join(ARTIFACTS, 'web-demo.png');

@@ -15,6 +15,11 @@ export interface GenerateOptions extends SamplingOptions {
   stopTokens?: readonly number[];
   /** Row i of a batch samples from the stream seeded with seed + i (so a batch matches its prompts run one by one with those seeds). */
   seed?: number;
+  /**
+   * Extra graph inputs fed to every step (an adapter's rank mask, as a DyLoRA hook's evalFeeds gives);
+   * names the step graphs do not declare are left out.
+   */
+  feeds?: Readonly<Record<string, HostTensor>>;
 }
 
 export interface GenerateResult {
@@ -33,6 +38,8 @@ export interface GeneratorOptions {
   minBucket?: number;
   /** Where the cache lives between steps. Default 'backend' on WebGPU (device-resident state), else 'host' (fed by reference). */
   residency?: CacheResidency;
+  /** Rows of the runner compiled by create (the first bucket), so the first call's batch size pays no compilation. Default 1. */
+  warmBatch?: number;
 }
 
 /** Figures of the last generate call, for benchmarks. */
@@ -79,9 +86,11 @@ export class Generator {
     const prefillLength = Math.min(opts.prefillLength ?? 64, opts.maxLength);
     if (!(Number.isInteger(prefillLength) && prefillLength >= 1)) throw new GenerationError(`prefillLength must be a positive integer, got ${opts.prefillLength}`);
     const residency = opts.residency ?? (opts.backend.name === 'webgpu' ? 'backend' : 'host');
+    const warmBatch = opts.warmBatch ?? 1;
+    if (!(Number.isInteger(warmBatch) && warmBatch >= 1)) throw new GenerationError(`warmBatch must be a positive integer, got ${opts.warmBatch}`);
     const gen = new Generator(model, weights, opts.backend, opts.maxLength, prefillLength, opts.minBucket ?? 128, residency);
-    // Compile the single-row runner of the first bucket now, as before (setup cost outside the first call).
-    await gen.runner(1, gen.buckets[0]);
+    // Compile the first bucket's runner for the expected batch now (setup cost outside the first call).
+    await gen.runner(warmBatch, gen.buckets[0]);
     return gen;
   }
 
@@ -94,6 +103,11 @@ export class Generator {
       r.catch(() => this.runners.delete(key));
     }
     return r;
+  }
+
+  /** Decode executables compiled so far: one per (batch size, length bucket) used, each with its prefill twin. */
+  get decodeGraphs(): number {
+    return this.runners.size;
   }
 
   private bucketFor(slots: number): number {
@@ -141,7 +155,8 @@ export class Generator {
     const t0 = performance.now();
     let runner = await this.runner(B, this.bucketFor(Math.max(N + 1, Math.min(this.prefillLength, this.maxLength))));
     let host = this.residency === 'host' ? new HostCache(layers, B, kvHeads, headDim, runner.length) : undefined;
-    let logits = await this.prefill(runner, layout, host);
+    const extra = opts.feeds ?? {};
+    let logits = await this.prefill(runner, layout, host, extra);
     await runner.handOver();
     const t1 = performance.now();
     let steps = 0;
@@ -165,7 +180,7 @@ export class Generator {
         else await runner.moveCacheTo(longer, kvHeads, headDim);
         runner = longer;
       }
-      const feeds = { ...layout.feeds(slot, 1, (b) => next[b]), ...(host ? host.feeds() : {}) };
+      const feeds = { ...runner.declared(extra, 'decode'), ...layout.feeds(slot, 1, (b) => next[b]), ...(host ? host.feeds() : {}) };
       const out = await runner.decode.run(feeds);
       host?.absorb(out, slot);
       logits = out.logits;
@@ -176,13 +191,13 @@ export class Generator {
   }
 
   /** Runs the prompts through the cache in chunks; returns the logits [B, V] of the last prompt slot. */
-  private async prefill(runner: StepRunner, layout: BatchLayout, host: HostCache | undefined): Promise<HostTensor> {
+  private async prefill(runner: StepRunner, layout: BatchLayout, host: HostCache | undefined, extra: Readonly<Record<string, HostTensor>>): Promise<HostTensor> {
     const N = layout.promptSlots;
     const P = runner.chunk;
     let logits: HostTensor | undefined;
     for (const first of chunkStarts(N, P)) {
       const last: HostTensor = { shape: [1], dtype: 'i32', data: Int32Array.of(Math.min(N, first + P) - 1 - first) };
-      const out = await runner.prefill.run({ ...layout.feeds(first, P, (b, slot) => layout.tokenAt(b, slot)), last, ...(host ? host.feeds() : {}) });
+      const out = await runner.prefill.run({ ...runner.declared(extra, 'prefill'), ...layout.feeds(first, P, (b, slot) => layout.tokenAt(b, slot)), last, ...(host ? host.feeds() : {}) });
       host?.absorb(out, first);
       logits = out.logits;
     }

@@ -16,21 +16,30 @@ export class StepRunner {
     readonly prefill: Executable,
     readonly decode: Executable,
     private readonly cacheNames: readonly string[],
+    /** Inputs each step graph declares: its own (ids, positions, slots...) and any the model reads (adapter rank masks). */
+    private readonly inputNames: { readonly prefill: ReadonlySet<string>; readonly decode: ReadonlySet<string> },
   ) {}
 
   static async create(model: LanguageModel, weights: WeightSource, backend: Backend, shape: { batch: number; length: number; chunk: number; residency: CacheResidency }): Promise<StepRunner> {
     const { batch, length, chunk, residency } = shape;
-    const build = async (tokens: number): Promise<Executable> => {
+    const inputNames = { prefill: new Set<string>(), decode: new Set<string>() };
+    const build = async (tokens: number, which: 'prefill' | 'decode'): Promise<Executable> => {
       const step = stepGraph(model, { batch, tokens, length, residency });
+      for (const name of step.graph.inputs.keys()) inputNames[which].add(name);
       const exe = await backend.compile(step.graph, { outputs: step.outputs, updates: step.updates });
       await exe.setParameters(initialValues(step, weights));
       return exe;
     };
-    const prefill = await build(chunk);
-    const decode = await build(1);
+    const prefill = await build(chunk, 'prefill');
+    const decode = await build(1, 'decode');
     const { layers } = model.cacheLayout();
     const names = residency === 'backend' ? Array.from({ length: layers }, (_, i) => [cacheParamName(i, 'k'), cacheParamName(i, 'v')]).flat() : [];
-    return new StepRunner(batch, length, chunk, residency, prefill, decode, names);
+    return new StepRunner(batch, length, chunk, residency, prefill, decode, names, inputNames);
+  }
+
+  /** The caller's extra feeds that one step graph declares (a hook may offer feeds a given model never reads). */
+  declared(feeds: Readonly<Record<string, HostTensor>>, step: 'prefill' | 'decode'): Record<string, HostTensor> {
+    return Object.fromEntries(Object.entries(feeds).filter(([name]) => this.inputNames[step].has(name)));
   }
 
   /** 'backend' residency: the decode step continues from the cache the prefill step wrote (one copy per generation). */
