@@ -3,7 +3,8 @@ import type { QuantBaseSpec } from '../base-layer.js';
 import { QuantizationError } from '../errors.js';
 import { baseWeightMatrix, toWeightMap, type WeightSource } from '../weights.js';
 import { Linear4bit } from './linear4bit.js';
-import { quantize4bit, quantizedBytes, type Codebook } from './quantize.js';
+import type { StoredWeight } from './block-source.js';
+import { quantize4bit, quantize4bitStored, quantizedBytes, type Codebook, type Quantized4bit } from './quantize.js';
 
 export interface QuantizeModelOptions {
   codebook?: Codebook;
@@ -49,9 +50,26 @@ export function quantSpecOf(lin: Linear, opts: QuantizeModelOptions = {}): Quant
  * tensors under bitsandbytes' names (relative to the layer), and their bytes.
  */
 export function quantizeLayer(path: string, spec: QuantBaseSpec, w: ArrayLike<number>): { tensors: [string, HostTensor][]; bytes: number } {
+  checkBlocks(path, spec);
+  return layerTensors(quantize4bit(w, [spec.outFeatures, spec.inFeatures], spec));
+}
+
+/**
+ * quantizeLayer from the weight as stored (bf16, f16 or f32 bytes; [in, out]
+ * when `transposed`), converted a chunk at a time: no f32 copy of the weight.
+ */
+export function quantizeStoredLayer(path: string, spec: QuantBaseSpec, stored: StoredWeight, transposed: boolean): { tensors: [string, HostTensor][]; bytes: number } {
+  checkBlocks(path, spec);
+  return layerTensors(quantize4bitStored(stored, [spec.outFeatures, spec.inFeatures], spec, transposed));
+}
+
+function checkBlocks(path: string, spec: QuantBaseSpec): void {
   const n = spec.outFeatures * spec.inFeatures;
   if (n % spec.blockSize !== 0) throw new QuantizationError(`'${path}' has ${n} weights, not a multiple of the block size ${spec.blockSize}`);
-  const q = quantize4bit(w, [spec.outFeatures, spec.inFeatures], spec);
+}
+
+/** The stored tensors of a quantized weight under bitsandbytes' names (relative to the layer), and their bytes. */
+function layerTensors(q: Quantized4bit): { tensors: [string, HostTensor][]; bytes: number } {
   const tensors: [string, HostTensor][] = [['weight', { shape: [q.codes.length], dtype: 'u8', data: q.codes }]];
   if (q.nested) {
     tensors.push(['weight.absmax', { shape: [q.nested.codes.length], dtype: 'u8', data: q.nested.codes }]);

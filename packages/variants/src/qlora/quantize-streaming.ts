@@ -1,10 +1,9 @@
 import { isLazyHostTensor, type HostTensor, type Module, type ParameterValue } from '@lowrank/core';
 import { WeightMismatchError } from '../errors.js';
-import { floatValues } from '../weights.js';
 import {
   quantizationReport,
   quantizationTargets,
-  quantizeLayer,
+  quantizeStoredLayer,
   quantSpecOf,
   replaceWithLinear4bit,
   type QuantizationReport,
@@ -36,21 +35,21 @@ async function valuesOf(v: ParameterValue): Promise<HostTensor> {
   return isLazyHostTensor(v) ? { shape: v.shape, dtype: v.dtype, data: await v.read() } : v;
 }
 
-/** W [out, in] row-major as f32 values (a 16-bit weight decoded, a fan-in-fan-out one transposed). */
-function outInValues(t: HostTensor, outF: number, inF: number, fanInFanOut: boolean): ArrayLike<number> {
-  const v = floatValues(t);
-  if (!fanInFanOut) return v;
-  const out = new Float32Array(outF * inF);
-  for (let i = 0; i < inF; i++) for (let o = 0; o < outF; o++) out[o * inF + i] = v[i * outF + o];
-  return out;
+/** Starts reading a weight now; a failure surfaces when the read is awaited, not as an unhandled rejection. */
+function startRead(v: ParameterValue): Promise<HostTensor> {
+  const pending = valuesOf(v);
+  pending.catch(() => undefined);
+  return pending;
 }
 
 /**
- * quantizeModel for large models: the weights may be lazy, and each target
- * weight is read, quantized and dropped before the next is read, so the
- * process never holds more than one layer's weight unpacked (never a
- * whole-model f32 copy). Same result, bit for bit, as quantizeModel.
- * Non-target weights (embeddings, the LM head, norms) pass through untouched.
+ * quantizeModel for large models: the weights may be lazy. Each target
+ * weight is quantized straight from its stored bytes (bf16, f16 or f32,
+ * converted a chunk at a time) while the next one is being read: the read is
+ * I/O and proceeds beside the quantizer, and the process never holds more
+ * than two layers' source bytes (never a whole-model or even a whole-layer
+ * f32 copy). Same result, bit for bit, as quantizeModel. Non-target weights
+ * (embeddings, the LM head, norms) pass through untouched.
  */
 export async function quantizeModelStreaming(
   model: Module,
@@ -59,20 +58,27 @@ export async function quantizeModelStreaming(
 ): Promise<{ weights: Map<string, ParameterValue>; report: QuantizationReport }> {
   const out = new Map(weights);
   const targets = quantizationTargets(model, opts);
+  // Every target is checked before any byte is read: a wrong checkpoint fails at once.
+  const stored = targets.map((lin) => {
+    const name = `${lin.path}.weight`;
+    const v = weights.get(name);
+    if (!v) throw new WeightMismatchError(name, 'is missing from the weights; pass the base model weights the model declares');
+    const expected = lin.fanInFanOut ? [lin.inFeatures, lin.outFeatures] : [lin.outFeatures, lin.inFeatures];
+    if (v.shape.length !== 2 || v.shape[0] !== expected[0] || v.shape[1] !== expected[1]) {
+      throw new WeightMismatchError(name, `has shape [${v.shape.join(', ')}], expected [${expected.join(', ')}]`);
+    }
+    return v;
+  });
   const layers: string[] = [];
   let parameters = 0;
   let bytes = 0;
+  let next = targets.length ? startRead(stored[0]) : undefined;
   for (const [i, lin] of targets.entries()) {
     const spec = quantSpecOf(lin, opts);
-    const name = `${lin.path}.weight`;
-    const stored = weights.get(name);
-    if (!stored) throw new WeightMismatchError(name, 'is missing from the weights; pass the base model weights the model declares');
-    const expected = lin.fanInFanOut ? [lin.inFeatures, lin.outFeatures] : [lin.outFeatures, lin.inFeatures];
-    if (stored.shape.length !== 2 || stored.shape[0] !== expected[0] || stored.shape[1] !== expected[1]) {
-      throw new WeightMismatchError(name, `has shape [${stored.shape.join(', ')}], expected [${expected.join(', ')}]`);
-    }
-    const q = quantizeLayer(lin.path, spec, outInValues(await valuesOf(stored), lin.outFeatures, lin.inFeatures, lin.fanInFanOut));
-    out.delete(name);
+    const current = await next!;
+    next = i + 1 < targets.length ? startRead(stored[i + 1]) : undefined;
+    const q = quantizeStoredLayer(lin.path, spec, current, lin.fanInFanOut);
+    out.delete(`${lin.path}.weight`);
     for (const [local, t] of q.tensors) {
       const full = `${lin.path}.${local}`;
       out.set(full, opts.sink ? await opts.sink(full, t) : t);
@@ -81,7 +87,7 @@ export async function quantizeModelStreaming(
     layers.push(lin.path);
     parameters += lin.outFeatures * lin.inFeatures;
     bytes += q.bytes;
-    const per = stored.dtype === 'f32' ? 4 : 2;
+    const per = current.dtype === 'f32' ? 4 : 2;
     opts.onLayer?.({ layer: lin.path, index: i + 1, total: targets.length, sourceBytes: lin.outFeatures * lin.inFeatures * per, packedBytes: q.bytes });
   }
   return { weights: out, report: quantizationReport(layers, parameters, bytes) };

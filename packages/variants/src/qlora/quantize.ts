@@ -1,7 +1,10 @@
 import { ops } from '@lowrank/core';
 import { QuantizationError } from '../errors.js';
+import { storedWeightSource, valuesSource, type BlockSource, type StoredWeight } from './block-source.js';
+import { nearestCode, nearestCodeTable } from './nearest-code.js';
+import { FP4_MAGNITUDE_CODES, NF4_CODES, quantizeBlocks, type Codebook } from './quantize-blocks.js';
 
-export type Codebook = 'nf4' | 'fp4';
+export type { Codebook } from './quantize-blocks.js';
 
 /** The absmax constants of a 4-bit weight stored in 8 bits (QLoRA's double quantization). */
 export interface NestedAbsmax {
@@ -34,65 +37,30 @@ export interface Quantize4bitOptions {
   nestedBlockSize?: number;
 }
 
-/** Sorted code values and the midpoints between neighbours: a value above a midpoint takes the upper code. */
-interface NearestTable {
-  readonly values: Float64Array;
-  readonly indices: Int32Array;
-  readonly mids: Float64Array;
-}
+// The 8-bit dynamic map by the same table (its codes crowd near 0, where a lookup may take a few more steps).
+const DYNAMIC_CODES = nearestCodeTable(Array.from(ops.DYNAMIC_MAP_8BIT), Array.from({ length: 256 }, (_, i) => i));
+const DYNAMIC_ZERO = ops.DYNAMIC_MAP_8BIT.indexOf(0);
 
-function nearestTable(values: readonly number[], indices: readonly number[]): NearestTable {
-  const order = values.map((_, i) => i).sort((a, b) => values[a] - values[b]);
-  const sorted = Float64Array.from(order, (i) => Math.fround(values[i]));
-  return {
-    values: sorted,
-    indices: Int32Array.from(order, (i) => indices[i]),
-    mids: Float64Array.from({ length: sorted.length - 1 }, (_, i) => (sorted[i] + sorted[i + 1]) / 2),
-  };
-}
-
-/** Index of the table entry nearest to x; a value exactly on a midpoint takes the lower code, as bitsandbytes. */
-function nearest(t: NearestTable, x: number): number {
-  let lo = 0;
-  let hi = t.mids.length;
-  while (lo < hi) {
-    const m = (lo + hi) >> 1;
-    if (x > t.mids[m]) lo = m + 1;
-    else hi = m;
-  }
-  return t.indices[lo];
-}
-
-const NF4_TABLE = nearestTable(ops.NF4_CODEBOOK, ops.NF4_CODEBOOK.map((_, i) => i));
-// FP4 codes are sign + 3-bit magnitude: quantize |x| against codes 0..7, then set the sign bit.
-const FP4_MAGNITUDES = nearestTable(ops.FP4_CODEBOOK.slice(0, 8), [0, 1, 2, 3, 4, 5, 6, 7]);
-const DYNAMIC_TABLE = nearestTable(Array.from(ops.DYNAMIC_MAP_8BIT), Array.from({ length: 256 }, (_, i) => i));
-
-/** The 4-bit code of a value already divided by its block's absmax (in [-1, 1]). */
+/** The 4-bit code of a value already divided by its block's absmax (in [-1, 1]); on a midpoint the lower code. */
 export function encode4bit(normalized: number, codebook: Codebook): number {
-  if (codebook === 'nf4') return nearest(NF4_TABLE, normalized);
-  const magnitude = nearest(FP4_MAGNITUDES, Math.abs(normalized));
+  if (codebook === 'nf4') return nearestCode(NF4_CODES, normalized);
+  const magnitude = nearestCode(FP4_MAGNITUDE_CODES, Math.abs(normalized));
   return normalized < 0 ? magnitude | 8 : magnitude;
 }
 
-function blockAbsmax(values: ArrayLike<number>, blockSize: number): Float32Array {
-  const blocks = Math.ceil(values.length / blockSize);
-  const out = new Float32Array(blocks);
-  for (let b = 0; b < blocks; b++) {
-    let m = 0;
-    for (let i = b * blockSize; i < Math.min(values.length, (b + 1) * blockSize); i++) m = Math.max(m, Math.abs(values[i]));
-    out[b] = m;
-  }
-  return out;
-}
-
-/** bitsandbytes' blockwise 8-bit quantization with the signed dynamic map. */
+/** bitsandbytes' blockwise 8-bit quantization with the signed dynamic map (a block of zeros takes the code of 0). */
 export function quantizeBlockwise8(values: ArrayLike<number>, blockSize = 256): { codes: Uint8Array; scale: Float32Array } {
-  const scale = blockAbsmax(values, blockSize);
-  const codes = new Uint8Array(values.length);
-  for (let i = 0; i < values.length; i++) {
-    const s = scale[Math.floor(i / blockSize)];
-    codes[i] = s === 0 ? DYNAMIC_TABLE.indices[DYNAMIC_TABLE.values.indexOf(0)] : nearest(DYNAMIC_TABLE, values[i] / s);
+  const n = values.length;
+  const scale = new Float32Array(Math.ceil(n / blockSize));
+  const codes = new Uint8Array(n);
+  for (let b = 0, from = 0; from < n; b++, from += blockSize) {
+    const to = Math.min(n, from + blockSize);
+    let m = 0;
+    for (let i = from; i < to; i++) m = Math.max(m, Math.abs(values[i]));
+    scale[b] = m;
+    const s = scale[b];
+    if (s === 0) codes.fill(DYNAMIC_ZERO, from, to);
+    else for (let i = from; i < to; i++) codes[i] = nearestCode(DYNAMIC_CODES, values[i] / s);
   }
   return { codes, scale };
 }
@@ -109,31 +77,43 @@ export function dequantizeNested(n: NestedAbsmax): Float64Array {
  * 8 bits (minus their mean, blocks of 256), as QLoRA does.
  */
 export function quantize4bit(w: ArrayLike<number>, shape: readonly [number, number], opts: Quantize4bitOptions = {}): Quantized4bit {
-  const codebook = opts.codebook ?? 'nf4';
-  const blockSize = opts.blockSize ?? 64;
   const n = shape[0] * shape[1];
   if (w.length !== n) throw new QuantizationError(`weight has ${w.length} values, shape [${shape.join(', ')}] needs ${n}`);
+  return quantizeSource(valuesSource(w, shape[0], shape[1]), shape, opts);
+}
+
+/**
+ * quantize4bit straight from stored bytes (bf16, f16 or f32), converted a
+ * chunk at a time: no f32 copy of the tensor. `transposed`: the stored matrix
+ * is [in, out] (fan-in-fan-out) and W [out, in] = shape is its transpose.
+ * Same result, bit for bit, as quantize4bit of the decoded values.
+ */
+export function quantize4bitStored(t: StoredWeight, shape: readonly [number, number], opts: Quantize4bitOptions = {}, transposed = false): Quantized4bit {
+  return quantizeSource(storedWeightSource(t, shape[0], shape[1], transposed), shape, opts);
+}
+
+function quantizeSource(source: BlockSource, shape: readonly [number, number], opts: Quantize4bitOptions): Quantized4bit {
+  const codebook = opts.codebook ?? 'nf4';
+  const blockSize = opts.blockSize ?? 64;
+  const n = source.length;
+  if (!Number.isInteger(blockSize) || blockSize < 1) throw new QuantizationError(`block size ${blockSize} is not a positive integer; use 64 (bitsandbytes' default)`);
   if (n % blockSize !== 0 || n % 2 !== 0) {
     throw new QuantizationError(`a [${shape.join(', ')}] weight (${n} values) is not a whole number of ${blockSize}-value blocks; pick a block size that divides it`);
   }
-  const absmax = blockAbsmax(w, blockSize);
-  let nested: NestedAbsmax | undefined;
-  if (opts.doubleQuant) {
-    // As bitsandbytes: the 4-bit codes use the exact absmax; only its stored form is 8-bit.
-    let mean = 0;
-    for (const a of absmax) mean += a;
-    const offset = Math.fround(mean / absmax.length);
-    const nestedBlockSize = opts.nestedBlockSize ?? 256;
-    const q = quantizeBlockwise8(Float64Array.from(absmax, (a) => Math.fround(a - offset)), nestedBlockSize);
-    nested = { codes: q.codes, scale: q.scale, offset, blockSize: nestedBlockSize };
-  }
-  const codes = new Uint8Array(n / 2);
-  for (let i = 0; i < n; i++) {
-    const s = absmax[Math.floor(i / blockSize)];
-    const code = s === 0 ? encode4bit(0, codebook) : encode4bit(Math.fround(w[i]) / s, codebook);
-    codes[i >> 1] |= i % 2 === 0 ? code << 4 : code;
-  }
-  return { shape: [shape[0], shape[1]], codebook, blockSize, codes, ...(nested ? { nested } : { absmax }) };
+  const { codes, absmax } = quantizeBlocks(source, blockSize, codebook);
+  const base = { shape: [shape[0], shape[1]] as [number, number], codebook, blockSize, codes };
+  return opts.doubleQuant ? { ...base, nested: nestAbsmax(absmax, opts.nestedBlockSize ?? 256) } : { ...base, absmax };
+}
+
+/** Double quantization (QLoRA): absmax minus its mean, in 8 bits. The 4-bit codes keep using the exact absmax, as bitsandbytes. */
+function nestAbsmax(absmax: Float32Array, nestedBlockSize: number): NestedAbsmax {
+  let mean = 0;
+  for (const a of absmax) mean += a;
+  const offset = Math.fround(mean / absmax.length);
+  const centred = new Float64Array(absmax.length);
+  for (let i = 0; i < absmax.length; i++) centred[i] = Math.fround(absmax[i] - offset);
+  const q = quantizeBlockwise8(centred, nestedBlockSize);
+  return { codes: q.codes, scale: q.scale, offset, blockSize: nestedBlockSize };
 }
 
 /** W as the graph's nf4Dequantize computes it (float64 of the float32 factors). */
