@@ -5,12 +5,12 @@
 // wrong one.
 import {
   DTYPES,
+  expandComposites,
   getOp,
-  Graph,
+  type Graph,
   listOps,
   NDArray,
   resolveParameterValue,
-  schedule,
   SignatureError,
   type Attrs,
   type Backend,
@@ -23,10 +23,10 @@ export type Kernel = (inputs: readonly NDArray[], attrs: Attrs) => NDArray;
 
 const round32 = (a: NDArray): NDArray => (a.dtype === 'f32' ? new NDArray(a.shape, 'f32', a.data.map(Math.fround)) : a);
 
-function runGraph(graph: Graph, feeds: ReadonlyMap<string, NDArray>, roots: readonly string[], kernels: Readonly<Record<string, Kernel>>): NDArray[] {
-  const ids = roots.map((r) => graph.outputs.get(r) ?? r);
+/** Runs a graph of primitives only (composites expanded beforehand) in `order`, returning the values of `ids`. */
+function runGraph(graph: Graph, order: readonly string[], feeds: ReadonlyMap<string, NDArray>, ids: readonly string[], kernels: Readonly<Record<string, Kernel>>): NDArray[] {
   const values = new Map<string, NDArray>();
-  for (const id of schedule(graph, ids)) {
+  for (const id of order) {
     const node = graph.node(id);
     if (node.op === 'input' || node.op === 'param') {
       const v = feeds.get(String(node.attrs.name));
@@ -35,16 +35,7 @@ function runGraph(graph: Graph, feeds: ReadonlyMap<string, NDArray>, roots: read
       continue;
     }
     const inputs = node.inputs.map((i) => values.get(i)!);
-    const def = getOp(node.op);
-    let out: NDArray;
-    if (def.kind === 'composite') {
-      const scratch = new Graph();
-      const ts = inputs.map((v, i) => scratch.input(`in${i}`, v.shape, v.dtype));
-      scratch.output('out', def.expand!(ts, node.attrs));
-      out = runGraph(scratch, new Map(inputs.map((v, i) => [`in${i}`, v])), ['out'], kernels)[0];
-    } else {
-      out = (kernels[node.op] ?? def.reference!)(inputs, node.attrs);
-    }
+    const out = (kernels[node.op] ?? getOp(node.op).reference!)(inputs, node.attrs);
     values.set(id, round32(out.dtype === node.dtype ? out : new NDArray(out.shape, node.dtype, out.data)));
   }
   return ids.map((id) => values.get(id)!);
@@ -66,6 +57,10 @@ export function createFloat32SimulatedBackend(kernels: Readonly<Record<string, K
       const updates = Object.entries(signature.updates ?? {});
       const params = new Map<string, NDArray>();
       const toHost = (a: NDArray): HostTensor => ({ shape: a.shape, dtype: a.dtype, data: a.toHost() });
+      // Composites run as their expansion into primitives: core expands them once, here.
+      const roots = [...outputs, ...updates.map(([, o]) => o)];
+      const flat = expandComposites(graph, () => false, roots);
+      const flatIds = roots.map((r) => flat.idOf.get(graph.outputs.get(r) ?? r)!);
       return {
         report: { backend: name, nodes: graph.size, compileMs: 0 },
         async setParameters(values) {
@@ -80,8 +75,7 @@ export function createFloat32SimulatedBackend(kernels: Readonly<Record<string, K
         async run(feeds) {
           const all = new Map(params);
           for (const [n, t] of Object.entries(feeds)) all.set(n, NDArray.fromHost(t.shape, t.dtype, t.data));
-          const roots = [...outputs, ...updates.map(([, o]) => o)];
-          const res = runGraph(graph, all, roots, kernels);
+          const res = runGraph(flat.graph, flat.order, all, flatIds, kernels);
           updates.forEach(([p], i) => params.set(p, res[outputs.length + i]));
           return Object.fromEntries(outputs.map((o, i) => [o, toHost(res[i])]));
         },

@@ -6,6 +6,7 @@ export type { NodeData, Attrs, AttrValue } from './graph/node.js';
 export { Tensor } from './graph/tensor.js';
 export { schedule, ancestors, descendants } from './graph/schedule.js';
 export { dumpGraph } from './graph/dump.js';
+export { expandComposites, expandComposite, hasExpandableComposite, type ExpandedGraph, type KeepComposite } from './graph/expand-composites.js';
 export * as ops from './ops/index.js';
 export { defineOp, getOp, listOps, emit, inferOp, opFlops, type OpDef, type ValueInfo, type VjpArgs } from './ops/registry.js';
 export { grad, vjp, gradTrainable } from './autodiff/grad.js';

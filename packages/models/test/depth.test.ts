@@ -121,7 +121,6 @@ const VARIANTS: Record<string, Variant> = {
       return {
         parameters: Object.fromEntries([...(weights as Map<string, HostTensor>), ...initialAdaLoraState(applied, 1)]),
         hooks: [new AdaLoraAllocator(applied)],
-        exposeGradients: true,
         build: ({ training }) => {
           setAdaLoraTraining(applied, training);
           const t = traceLanguageModel(model, { batch: BATCH, seqLen: SEQ, withLoss: true });

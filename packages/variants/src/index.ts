@@ -20,6 +20,7 @@ export { rowNorms } from './dora/magnitude.js';
 export { Linear4bit } from './qlora/linear4bit.js';
 export {
   quantize4bit,
+  quantize4bitStored,
   dequantize4bit,
   encode4bit,
   quantizeBlockwise8,

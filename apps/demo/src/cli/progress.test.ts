@@ -27,6 +27,21 @@ describe('progress output', () => {
     expect(last).toBe('[############............] step 2/4 loss 1.0000 lr 1.00e-3 |g| 0.500 2.5k tok/s ETA 0:04');
   });
 
+  it("prints hooks' metrics: scalars and the total active rank in the line, everything as flat JSON keys", () => {
+    const metrics = { activeRanks: { q: 3, v: 2 }, rankDistribution: { '2': 1, '3': 1 }, budget: 5, layerImportance: { q: 0.25, v: 0.5 } };
+    const plain = sink();
+    new Progress('plain', plain.out, 1).step({ ...step(1), metrics });
+    expect(plain.text()).toBe('step 1/1 loss 2.0000 lr 1.00e-3 |g| 0.500 2.5k tok/s rank Σ 5 budget 5 ETA --:--\n');
+    const json = sink();
+    new Progress('json', json.out, 1).step({ ...step(1), metrics });
+    const event = JSON.parse(json.text()) as Record<string, unknown>;
+    expect(event.activeRanks).toEqual({ q: 3, v: 2 });
+    expect(event.layerImportance).toEqual({ q: 0.25, v: 0.5 });
+    expect(event.budget).toBe(5);
+    expect(event.loss).toBe(2);
+    expect('metrics' in event).toBe(false);
+  });
+
   it('writes plain lines when not a terminal and JSON lines with --json', () => {
     const plain = sink();
     const p = new Progress('plain', plain.out, 40);

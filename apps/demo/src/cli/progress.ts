@@ -1,4 +1,4 @@
-import type { EvalMetrics, StepMetrics } from '@lowrank/core';
+import type { EvalMetrics, HookMetric, StepMetrics } from '@lowrank/core';
 
 export type ProgressMode = 'tty' | 'plain' | 'json';
 
@@ -55,11 +55,12 @@ export class Progress {
       this.startStep = m.step;
     }
     if (this.mode === 'json') {
-      this.out.write(JSON.stringify({ event: 'step', ...m, type: undefined, etaSeconds: round(this.eta(m.step)) }) + '\n');
+      // Hook metrics (active ranks, importance) sit beside the core fields, as flat keys of the event.
+      this.out.write(JSON.stringify({ event: 'step', ...m.metrics, ...m, metrics: undefined, type: undefined, etaSeconds: round(this.eta(m.step)) }) + '\n');
       return;
     }
     const pct = Math.min(1, m.step / this.total);
-    const text = `step ${m.step}/${this.total} loss ${m.loss.toFixed(4)} lr ${m.lr.toExponential(2)} |g| ${m.gradNorm.toFixed(3)} ${formatRate(m.tokensPerSecond)} tok/s ETA ${formatDuration(this.eta(m.step))}`;
+    const text = `step ${m.step}/${this.total} loss ${m.loss.toFixed(4)} lr ${m.lr.toExponential(2)} |g| ${m.gradNorm.toFixed(3)} ${formatRate(m.tokensPerSecond)} tok/s${formatHookMetrics(m.metrics)} ETA ${formatDuration(this.eta(m.step))}`;
     if (this.mode === 'tty') {
       const width = 24;
       const filled = Math.round(pct * width);
@@ -93,6 +94,19 @@ export class Progress {
   get elapsedSeconds(): number {
     return (this.now() - this.started) / 1000;
   }
+}
+
+/**
+ * Hook metrics in a step line: every scalar as itself, and the total of the
+ * per-module active ranks; per-module records and vectors appear in --json only.
+ */
+export function formatHookMetrics(metrics: Readonly<Record<string, HookMetric>> | undefined): string {
+  const parts: string[] = [];
+  for (const [k, v] of Object.entries(metrics ?? {})) {
+    if (typeof v === 'number') parts.push(`${k} ${Number(v.toPrecision(4))}`);
+    else if (!Array.isArray(v) && k === 'activeRanks') parts.push(`rank Σ ${Object.values(v).reduce((a, b) => a + b, 0)}`);
+  }
+  return parts.length ? ` ${parts.join(' ')}` : '';
 }
 
 function round(x: number): number | null {

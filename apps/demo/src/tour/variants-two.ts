@@ -74,7 +74,7 @@ export function adaLoraAdapters(onAllocator: (a: AdaLoraAllocator) => void): Ada
       hooks: [allocator],
       ranks: allocator.activeRanks(),
       setTraining: (t) => setAdaLoraTraining(applied, t),
-      exposeGradients: true,
+      exposeGradients: false,
       extendLoss: ({ graph, loss }) => {
         const reg = orthogonalRegularizer(graph, applied);
         return { graph, loss: reg ? graph.at('', [], () => ops.add(loss, ops.mul(reg, applied.config.orth_reg_weight))) : loss };

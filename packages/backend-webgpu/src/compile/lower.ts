@@ -1,4 +1,4 @@
-import { Graph, getOp, schedule, type Attrs, type DType, type NodeData } from '@lowrank/core';
+import { expandComposites, getOp, type Attrs, type DType, type Graph, type NodeData } from '@lowrank/core';
 
 /** One kernel call: `op` (a primitive or a fused composite) reads value slots and writes one. */
 export interface Step {
@@ -37,69 +37,48 @@ export interface LoweredProgram {
 
 /**
  * Flattens the scheduled graph into kernel steps over numbered value slots.
- * A composite runs fused when `fusedOps` has it, otherwise its expansion into
- * primitives is traced into a scratch graph and lowered in its place (with the
- * recompute tag carried over, so remat copies stay separate computations).
+ * A composite runs fused when `fusedOps` has it; core expands every other one
+ * in place (expandComposites), and each step keeps the graph node it came
+ * from, with its recompute tag, so remat copies stay separate computations.
  */
 export function lowerGraph(graph: Graph, rootIds: readonly string[], fusedOps: ReadonlySet<string>): LoweredProgram {
   const steps: Step[] = [];
   const leaves: LeafSlot[] = [];
   let slotCount = 0;
   let fused = 0;
-  let expanded = 0;
-  const slotOf = new Map<string, number>();
+  const { graph: flat, order, idOf, originOf, expanded } = expandComposites(graph, (op) => fusedOps.has(op), rootIds);
+  const slotOfFlat = new Map<string, number>();
 
-  const lowerInto = (g: Graph, ids: readonly string[], local: Map<string, number>, origin?: NodeData): void => {
-    for (const id of ids) {
-      const n = g.node(id);
-      if (local.has(id)) continue;
-      const def = getOp(n.op);
-      if (n.op === 'input' || n.op === 'param') {
-        // Only the top-level graph has real feeds; scratch inputs were bound by the caller.
-        const slot = slotCount++;
-        leaves.push({ slot, kind: n.op, name: String(n.attrs.name), node: n });
-        local.set(id, slot);
-        continue;
-      }
-      if (def.kind === 'source') {
-        const slot = slotCount++;
-        leaves.push({ slot, kind: 'source', name: `${origin?.id ?? ''}/${n.id}`, node: n });
-        local.set(id, slot);
-        continue;
-      }
-      const inputs = n.inputs.map((i) => local.get(i)!);
-      const tagNode = origin ?? n;
-      if (def.kind === 'composite' && !fusedOps.has(n.op)) {
-        expanded++;
-        const scratch = new Graph();
-        const ins = n.inputs.map((i, k) => {
-          const src = g.node(i);
-          return scratch.input(`in${k}`, src.shape, src.dtype);
-        });
-        const out = def.expand!(ins, n.attrs);
-        const inner = new Map<string, number>();
-        ins.forEach((t, k) => inner.set(t.id, inputs[k]));
-        lowerInto(scratch, schedule(scratch, [out.id]), inner, tagNode);
-        local.set(id, inner.get(out.id)!);
-        continue;
-      }
-      if (def.kind === 'composite') fused++;
-      const slot = slotCount++;
-      steps.push({
-        op: n.op,
-        inputs,
-        attrs: n.attrs,
-        shape: n.shape,
-        dtype: n.dtype,
-        out: slot,
-        node: tagNode.id,
-        recompute: tagNode.recomputeOf !== undefined,
-      });
-      local.set(id, slot);
+  for (const id of order) {
+    const n = flat.node(id);
+    const origin = graph.node(originOf.get(id)!);
+    const def = getOp(n.op);
+    const slot = slotCount++;
+    slotOfFlat.set(id, slot);
+    if (n.op === 'input' || n.op === 'param') {
+      leaves.push({ slot, kind: n.op, name: String(n.attrs.name), node: n });
+      continue;
     }
-  };
-
-  lowerInto(graph, schedule(graph, rootIds), slotOf);
+    if (def.kind === 'source') {
+      // Named by the graph node it is, or by the composite whose expansion made it and its id there.
+      const fromExpansion = getOp(origin.op).kind === 'composite';
+      leaves.push({ slot, kind: 'source', name: fromExpansion ? `${origin.id}/${n.id}` : `/${origin.id}`, node: n });
+      continue;
+    }
+    if (def.kind === 'composite') fused++;
+    steps.push({
+      op: n.op,
+      inputs: n.inputs.map((i) => slotOfFlat.get(i)!),
+      attrs: n.attrs,
+      shape: n.shape,
+      dtype: n.dtype,
+      out: slot,
+      node: origin.id,
+      recompute: origin.recomputeOf !== undefined,
+    });
+  }
+  const slotOf = new Map<string, number>();
+  for (const [from, to] of idOf) if (slotOfFlat.has(to)) slotOf.set(from, slotOfFlat.get(to)!);
   return { steps, leaves, slotCount, slotOf, fused, expanded };
 }
 

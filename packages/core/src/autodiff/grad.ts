@@ -2,10 +2,10 @@ import { GraphError } from '../errors.js';
 import type { Graph } from '../graph/graph.js';
 import { ancestors, creationIndex, descendants, schedule } from '../graph/schedule.js';
 import type { Tensor } from '../graph/tensor.js';
-import { zeros } from '../ops/creation.js';
-import { add, cast } from '../ops/elementwise.js';
-import { emit, getOp } from '../ops/registry.js';
-import { fill } from '../ops/creation.js';
+import { emitExpansion } from '../graph/expand-composites.js';
+import { add, cast, fill, zeros } from '../ops/emit.js';
+import type { Attrs } from '../graph/node.js';
+import { getOp } from '../ops/registry.js';
 
 /**
  * Reverse-mode autodiff: appends to the graph the nodes computing the
@@ -110,13 +110,12 @@ function compositeVjp(
   graph: Graph,
   op: string,
   inputs: readonly Tensor[],
-  attrs: Parameters<typeof emit>[2],
+  attrs: Attrs,
   g: Tensor,
   needs: readonly boolean[],
 ): (Tensor | null)[] {
-  const def = getOp(op);
   const since = graph.nextCreationIndex;
-  const out = def.expand!(inputs, attrs ?? {});
+  const out = emitExpansion(op, inputs, attrs);
   const wanted = inputs.filter((_, i) => needs[i]);
   const cot = backprop(graph, [out], [g], wanted, since);
   return inputs.map((t, i) => (needs[i] ? (cot.get(t.id) ?? null) : null));

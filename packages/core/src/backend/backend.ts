@@ -1,8 +1,6 @@
 import type { DType, HostData } from '../dtype.js';
 import type { Graph } from '../graph/graph.js';
 import type { Shape } from '../shape.js';
-import type { CheckpointReport } from '../checkpoint/apply.js';
-import type { CheckpointPolicy } from '../checkpoint/policy.js';
 import type { MemoryPlan } from '../memory/planner.js';
 
 /** A value crossing between the host and a backend. */
@@ -50,11 +48,6 @@ export interface Signature {
    * without the value leaving the device where the backend can avoid it.
    */
   readonly updates?: Readonly<Record<string, string>>;
-  /**
-   * Which checkpoint segments recompute their internals before their backward
-   * (default 'none'). The backend applies the remat pass to a copy of the graph.
-   */
-  readonly checkpoint?: CheckpointPolicy;
 }
 
 export interface BackendCapabilities {
@@ -82,12 +75,13 @@ export interface CompileReport {
   readonly backend: string;
   readonly nodes: number;
   readonly compileMs: number;
-  /** The memory planner's peak for the graph as compiled (after the checkpoint policy). */
+  /**
+   * The memory planner's peak for the graph as compiled. Checkpointing is not
+   * the backend's business: the caller rewrites the graph first (`compileCheckpointed`, the Trainer).
+   */
   readonly plannedPeakBytes?: number;
   /** The memory planner's figures: planned peak, its split, FLOPs. */
   readonly memory?: MemoryPlan;
-  /** What the checkpoint policy did: recomputed segments and ops, extra FLOPs, budget figures. */
-  readonly checkpoint?: CheckpointReport;
   /** Backend-specific figures. */
   readonly [extra: string]: unknown;
 }

@@ -1,7 +1,7 @@
 import { DTYPES } from '../dtype.js';
 import { SignatureError } from '../errors.js';
-import { planCheckpointPolicy } from '../checkpoint/apply.js';
 import type { Graph } from '../graph/graph.js';
+import { planMemory } from '../memory/planner.js';
 import { listOps } from '../ops/registry.js';
 import { evaluate } from '../reference/evaluate.js';
 import { NDArray } from '../reference/ndarray.js';
@@ -43,10 +43,10 @@ export function createReferenceBackend(opts: { float64Results?: boolean } = {}):
         if (!graph.params.has(p)) throw new SignatureError(`update target '${p}' is not a parameter of the graph`);
         if (!graph.outputs.has(o)) throw new SignatureError(`update source '${o}' is not an output of the graph`);
       }
-      // The remat pass runs on a copy; the planner's report comes with it.
+      // The graph runs as given (a caller that checkpoints has rewritten it already); the planner's report comes with it.
       const want = [...new Set([...outputs, ...Object.values(updates)])];
-      const planned = planCheckpointPolicy(graph, signature.checkpoint ?? 'none', want, { fusedOps: backend.capabilities.fusedOps });
-      const compiled = planned.graph;
+      const memory = planMemory(graph, want, { fusedOps: backend.capabilities.fusedOps });
+      const compiled = graph;
       const params = new Map<string, NDArray>();
       const bytes = () => [...params.values()].reduce((s, a) => s + numel(a.shape) * 8, 0);
       const exe: Executable = {
@@ -54,9 +54,8 @@ export function createReferenceBackend(opts: { float64Results?: boolean } = {}):
           backend: 'reference',
           nodes: compiled.size,
           compileMs: performance.now() - t0,
-          plannedPeakBytes: planned.memory.plannedPeakBytes,
-          memory: planned.memory,
-          checkpoint: planned.checkpoint,
+          plannedPeakBytes: memory.plannedPeakBytes,
+          memory,
         },
         async setParameters(values) {
           for (const [name, t] of Object.entries(values)) {

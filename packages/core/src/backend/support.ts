@@ -1,6 +1,6 @@
 import { UnsupportedOpError } from '../errors.js';
-import { Graph } from '../graph/graph.js';
-import type { NodeData } from '../graph/node.js';
+import { expandComposites, hasExpandableComposite } from '../graph/expand-composites.js';
+import type { Graph } from '../graph/graph.js';
 import { getOp } from '../ops/registry.js';
 import type { BackendCapabilities } from './backend.js';
 
@@ -12,35 +12,29 @@ export interface UnsupportedUse {
 
 /**
  * Every use in `graph` that `capabilities` does not cover. A composite the
- * backend does not fuse is looked at through its expansion into primitives.
+ * backend does not fuse is looked at through its expansion into primitives
+ * (and the composites it fuses); nodes are named by the node of `graph` they
+ * belong to.
  */
 export function unsupportedUses(capabilities: BackendCapabilities, graph: Graph): UnsupportedUse[] {
+  const keep = (op: string) => capabilities.fusedOps.has(op);
+  const all = graph.nodeIds();
+  const expanded = hasExpandableComposite(graph, all, keep) ? expandComposites(graph, keep) : undefined;
+  const g = expanded?.graph ?? graph;
   const found = new Map<string, UnsupportedUse>();
-  const visit = (g: Graph, n: NodeData) => {
-    const def = getOp(n.op);
-    const where = n.modulePath ? ` in module '${n.modulePath}'` : '';
+  for (const id of g.nodeIds()) {
+    const n = g.node(id);
+    const origin = expanded ? graph.node(expanded.originOf.get(id)!) : n;
+    const where = origin.modulePath ? ` in module '${origin.modulePath}'` : '';
     if (!capabilities.dtypes.includes(n.dtype)) {
-      found.set(`${n.op}:${n.dtype}`, { op: n.op, detail: `dtype ${n.dtype} is not supported, node ${n.id}${where}` });
+      found.set(`${n.op}:${n.dtype}`, { op: n.op, detail: `dtype ${n.dtype} is not supported, node ${origin.id}${where}` });
     }
-    if (n.op === 'input' || n.op === 'param' || def.kind === 'source') return;
-    if (def.kind === 'composite') {
-      if (capabilities.fusedOps.has(n.op)) return;
-      const scratch = new Graph();
-      const ins = n.inputs.map((i, k) => {
-        const src = g.node(i);
-        return scratch.input(`in${k}`, src.shape, src.dtype);
-      });
-      def.expand!(ins, n.attrs);
-      // Recursion only into a composite's own expansion: its depth is the nesting of composites
-      // (a constant per op), never the size or depth of the graph.
-      for (const id of scratch.nodeIds()) visit(scratch, scratch.node(id));
-      return;
-    }
+    const def = getOp(n.op);
+    if (n.op === 'input' || n.op === 'param' || def.kind === 'source' || def.kind === 'composite') continue;
     if (!capabilities.ops.has(n.op) && !found.has(n.op)) {
-      found.set(n.op, { op: n.op, detail: `needed by node ${n.id}${where}` });
+      found.set(n.op, { op: n.op, detail: `needed by node ${origin.id}${where}` });
     }
-  };
-  for (const id of graph.nodeIds()) visit(graph, graph.node(id));
+  }
   return [...found.values()];
 }
 

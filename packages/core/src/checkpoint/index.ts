@@ -26,3 +26,4 @@ export { collectSegments, type SegmentInfo } from './segments.js';
 export { applyChainPlan, SAVED_BY_SAVE_MATMULS, type RematStats } from './remat.js';
 export { cloneGraph } from './clone-graph.js';
 export { rematerialize, planCheckpointPolicy, type CheckpointReport, type CheckpointedGraph } from './apply.js';
+export { compileCheckpointed, type CheckpointedExecutable } from './compile.js';

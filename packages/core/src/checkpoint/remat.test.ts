@@ -3,6 +3,7 @@ import { createReferenceBackend } from '../backend/reference-backend.js';
 import { schedule } from '../graph/schedule.js';
 import { evaluate } from '../reference/evaluate.js';
 import { planCheckpointPolicy, rematerialize } from './apply.js';
+import { compileCheckpointed } from './compile.js';
 import { binomialRecomputations } from './binomial.js';
 import { binomialPlan } from './chain-plan.js';
 import { CheckpointBudgetError, CheckpointError } from './errors.js';
@@ -51,13 +52,13 @@ describe('the remat pass keeps gradients exactly', () => {
     expectIdenticalGradients(buildTransformer({ blocks: 4 }));
   });
 
-  it('the reference backend applies the policy from the signature and reports it', async () => {
+  it('compileCheckpointed applies the policy on a copy and reports it; the backend compiles what it is given', async () => {
     const m = buildTransformer({ blocks: 3 });
     const backend = createReferenceBackend();
     const feeds = Object.fromEntries(Object.entries(m.feeds).map(([k, v]) => [k, { shape: v.shape, dtype: v.dtype, data: v.data }]));
     const run = async (policy: CheckpointPolicy) => {
-      const exe = await backend.compile(m.graph, { outputs: m.outputs, checkpoint: policy });
-      return { out: await exe.run(feeds), report: exe.report };
+      const { executable: exe, checkpoint } = await compileCheckpointed(backend, m.graph, { outputs: m.outputs }, policy);
+      return { out: await exe.run(feeds), report: { ...exe.report, checkpoint } };
     };
     const plain = await run('none');
     const remat = await run('every:1');
@@ -76,7 +77,9 @@ describe('the remat pass keeps gradients exactly', () => {
     expect(fitted.report.plannedPeakBytes).toBeLessThanOrEqual(budget);
     expect(min).toBeLessThanOrEqual(budget);
     for (const k of m.outputs) expect(fitted.out[k].data, k).toEqual(plain.out[k].data);
-    await expect(backend.compile(m.graph, { outputs: m.outputs, checkpoint: { budgetBytes: min - 1 } })).rejects.toThrow(CheckpointBudgetError);
+    await expect(compileCheckpointed(backend, m.graph, { outputs: m.outputs }, { budgetBytes: min - 1 })).rejects.toThrow(CheckpointBudgetError);
+    // The backend alone never rewrites: its node count is the caller's graph's.
+    expect((await backend.compile(m.graph, { outputs: m.outputs })).report.nodes).toBe(plain.report.nodes);
   });
 });
 

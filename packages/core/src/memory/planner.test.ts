@@ -8,7 +8,7 @@ import { planCheckpointPolicy } from '../checkpoint/apply.js';
 import { buildTrainGraph } from '../train/train-graph.js';
 import { classifyValues } from './classify.js';
 import { planMemory, valueBytes } from './planner.js';
-import { getOp } from '../ops/registry.js';
+import { expandComposites } from '../graph/expand-composites.js';
 import { schedule } from '../graph/schedule.js';
 
 describe('memory planner', () => {
@@ -52,11 +52,11 @@ describe('memory planner', () => {
     const unfused = planMemory(g, undefined, { fusedOps: new Set() });
     // The expansion's intermediates, traced independently: the extra is positive and at most all of them at once.
     const scratch = new Graph();
-    const out = ops.rmsNorm(scratch.input('a', [4, 8]), scratch.param('b', [8]));
+    scratch.output('out', ops.rmsNorm(scratch.input('a', [4, 8]), scratch.param('b', [8])));
     const before = scratch.size;
-    const expanded = new Graph();
-    const y = getOp('rmsNorm').expand!([expanded.input('a', [4, 8]), expanded.param('b', [8])], scratch.node(out.id).attrs);
-    const intermediates = expanded.nodeIds().filter((id) => !['input', 'param'].includes(expanded.node(id).op) && id !== y.id);
+    const { graph: expanded, idOf } = expandComposites(scratch, () => false);
+    const y = idOf.get(scratch.outputs.get('out')!)!;
+    const intermediates = expanded.nodeIds().filter((id) => !['input', 'param'].includes(expanded.node(id).op) && id !== y);
     const allAtOnce = intermediates.reduce((s, id) => s + valueBytes(expanded.node(id).shape, expanded.node(id).dtype), 0);
     expect(before).toBe(3);
     expect(intermediates.length).toBeGreaterThan(3);

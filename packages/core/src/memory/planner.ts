@@ -1,9 +1,9 @@
 import { bytesPerElement } from '../dtype.js';
+import { expandComposites, hasExpandableComposite } from '../graph/expand-composites.js';
 import type { Graph } from '../graph/graph.js';
 import { schedule } from '../graph/schedule.js';
 import { getOp, opFlops } from '../ops/registry.js';
 import { numel } from '../shape.js';
-import { expansionScratchBytes } from './expansion-scratch.js';
 import { classifyValues, MEMORY_CATEGORIES, type MemoryCategory } from './classify.js';
 
 export type MemoryBreakdown = Readonly<Record<MemoryCategory, number>>;
@@ -45,45 +45,58 @@ export const valueBytes = (shape: readonly number[], dtype: Parameters<typeof by
  *   node reading it; values named by `roots` (outputs) live to the end;
  * - while a node runs, its inputs and its output are live together;
  * - a fused composite counts only its output (kernel scratch is the
- *   backend's); a composite the backend runs as its expansion (absent from
- *   `options.fusedOps`, when given) also counts, while it runs, the peak of
- *   its expansion's internal values;
+ *   backend's); composites the backend runs as their expansion (absent from
+ *   `options.fusedOps`, when given) are planned as that expansion: liveness
+ *   runs over the expanded graph, inlined where each composite ran (FLOPs
+ *   and the node count stay those of `graph`, and the peak node is named by
+ *   the node of `graph` it belongs to);
  * - every node gets its own buffer (no aliasing of views).
  * `roots` are output names or node ids (default: every named output).
  */
 export function planMemory(graph: Graph, roots?: readonly string[], options: PlanOptions = {}): MemoryPlan {
   const rootIds = (roots ?? [...graph.outputs.keys()]).map((r) => graph.outputs.get(r) ?? r);
-  const order = schedule(graph, rootIds);
+  const sourceOrder = schedule(graph, rootIds);
+  let totalFlops = 0;
+  let recomputeFlops = 0;
+  for (const id of sourceOrder) {
+    const n = graph.node(id);
+    if (n.op === 'param' || n.op === 'input') continue;
+    const f = opFlops(getOp(n.op), n.inputs.map((i) => graph.node(i)), n, n.attrs);
+    totalFlops += f;
+    if (n.recomputeOf !== undefined) recomputeFlops += f;
+  }
+
+  // Liveness runs over what the backend executes: the graph with its unfused composites expanded.
+  const fused = options.fusedOps;
+  const keep = (op: string) => fused?.has(op) === true;
+  let planned = graph;
+  let order: readonly string[] = sourceOrder;
+  let kept = new Set(rootIds);
+  let originOf: ReadonlyMap<string, string> | undefined;
+  if (fused && hasExpandableComposite(graph, sourceOrder, keep)) {
+    const expanded = expandComposites(graph, keep, rootIds);
+    planned = expanded.graph;
+    originOf = expanded.originOf;
+    kept = new Set(rootIds.map((id) => expanded.idOf.get(id)!));
+    order = expanded.order;
+  }
   const position = new Map(order.map((id, i) => [id, i]));
-  const category = classifyValues(graph, order);
+  const category = classifyValues(planned, order);
   const end = order.length - 1;
-  const kept = new Set(rootIds);
 
   // delta[c][i]: bytes of category c that become live at step i (negative: freed after step i - 1).
   const delta = MEMORY_CATEGORIES.map(() => new Float64Array(order.length + 1));
-  let totalFlops = 0;
-  let recomputeFlops = 0;
   for (const id of order) {
-    const n = graph.node(id);
+    const n = planned.node(id);
     const c = MEMORY_CATEGORIES.indexOf(category.get(id)!);
     const resident = n.op === 'param' || n.op === 'input';
     const birth = resident ? 0 : position.get(id)!;
     let death = birth;
     if (resident || kept.has(id)) death = end;
-    else for (const u of graph.consumers(id)) if (position.has(u)) death = Math.max(death, position.get(u)!);
+    else for (const u of planned.consumers(id)) if (position.has(u)) death = Math.max(death, position.get(u)!);
     const bytes = valueBytes(n.shape, n.dtype);
     delta[c][birth] += bytes;
     delta[c][death + 1] -= bytes;
-    if (options.fusedOps && !resident && !options.fusedOps.has(n.op) && getOp(n.op).kind === 'composite') {
-      const scratch = expansionScratchBytes(graph, n, options);
-      delta[c][birth] += scratch;
-      delta[c][birth + 1] -= scratch;
-    }
-    if (!resident) {
-      const f = opFlops(getOp(n.op), n.inputs.map((i) => graph.node(i)), n, n.attrs);
-      totalFlops += f;
-      if (n.recomputeOf !== undefined) recomputeFlops += f;
-    }
   }
 
   const live = zero();
@@ -104,8 +117,8 @@ export function planMemory(graph: Graph, roots?: readonly string[], options: Pla
     plannedPeakBytes: Math.max(peak, 0),
     atPeak,
     categoryPeaks,
-    peakNode: order[peakStep] ?? '',
-    scheduledNodes: order.length,
+    peakNode: originOf?.get(order[peakStep]) ?? order[peakStep] ?? '',
+    scheduledNodes: sourceOrder.length,
     totalFlops,
     recomputeFlops,
   };

@@ -1,9 +1,7 @@
 import { castScalar, type DType } from '../dtype.js';
-import type { Graph } from '../graph/graph.js';
-import type { Tensor } from '../graph/tensor.js';
 import { NDArray } from '../reference/ndarray.js';
-import { numel, type Shape } from '../shape.js';
-import { defineOp, emit, shapeRule } from './registry.js';
+import { numel } from '../shape.js';
+import { defineOp, shapeRule } from './registry.js';
 
 type ConstAttrs = { shape: readonly number[]; dtype: string; values: Float64Array };
 type FillAttrs = { shape: readonly number[]; dtype: string; value: number };
@@ -46,27 +44,4 @@ defineOp<ArangeAttrs>({
   flops: () => 0,
 });
 
-/** A constant tensor baked into the graph. */
-export function constant(graph: Graph, values: ArrayLike<number>, shape: Shape, dtype: DType = 'f32'): Tensor {
-  return emit('constant', [], { shape: [...shape], dtype, values: Float64Array.from(values) }, graph);
-}
-
-export function scalar(graph: Graph, value: number, dtype: DType = 'f32'): Tensor {
-  return constant(graph, [value], [], dtype);
-}
-
-export function fill(graph: Graph, shape: Shape, value: number, dtype: DType = 'f32'): Tensor {
-  return emit('fill', [], { shape: [...shape], dtype, value }, graph);
-}
-
-export function zeros(graph: Graph, shape: Shape, dtype: DType = 'f32'): Tensor {
-  return fill(graph, shape, 0, dtype);
-}
-
-export function ones(graph: Graph, shape: Shape, dtype: DType = 'f32'): Tensor {
-  return fill(graph, shape, 1, dtype);
-}
-
-export function arange(graph: Graph, start: number, stop: number, step = 1, dtype: DType = 'i32'): Tensor {
-  return emit('arange', [], { start, stop, step, dtype }, graph);
-}
+export { arange, constant, fill, ones, scalar, zeros } from './emit.js';

@@ -1,36 +1,8 @@
 import { castScalar, isHalfFloat, type DType } from '../dtype.js';
-import type { Tensor } from '../graph/tensor.js';
 import { mapBroadcast, type NDArray } from '../reference/ndarray.js';
-import { broadcastShapes, formatShape, shapesEqual, type Shape } from '../shape.js';
-import { scalar } from './creation.js';
-import { defineOp, dtypeRule, emit, shapeRule, type ValueInfo, type VjpFn } from './registry.js';
-import { broadcastTo, reshape } from './shape-ops.js';
-import { sum } from './reduce.js';
-
-/** A tensor, or a number that becomes a scalar constant of the other operand's dtype. */
-export type TensorLike = Tensor | number;
-
-function lift(x: TensorLike, like: Tensor): Tensor {
-  return typeof x === 'number' ? scalar(like.graph, x, like.dtype) : x;
-}
-
-function pair(a: TensorLike, b: TensorLike): [Tensor, Tensor] {
-  if (typeof a === 'number' && typeof b === 'number') throw new TypeError('at least one operand must be a Tensor');
-  const ref = (typeof a === 'number' ? b : a) as Tensor;
-  return [lift(a, ref), lift(b, ref)];
-}
-
-/** Sums a broadcast gradient back down to `shape` (the VJP of broadcasting). */
-export function sumToShape(g: Tensor, shape: Shape): Tensor {
-  if (shapesEqual(g.shape, shape)) return g;
-  const lead = g.rank - shape.length;
-  const axes: number[] = [];
-  for (let i = 0; i < g.rank; i++) {
-    if (i < lead || (shape[i - lead] === 1 && g.shape[i] !== 1)) axes.push(i);
-  }
-  const s = axes.length ? sum(g, axes, false) : g;
-  return shapesEqual(s.shape, shape) ? s : reshape(s, shape);
-}
+import { broadcastShapes, formatShape } from '../shape.js';
+import { cast, cos, div, exp, greater, greaterEqual, lessEqual, mul, neg, pow, sin, sub, sumToShape, where } from './emit.js';
+import { defineOp, dtypeRule, shapeRule, type ValueInfo, type VjpFn } from './registry.js';
 
 // ---- unary ----------------------------------------------------------------
 
@@ -206,48 +178,13 @@ defineOp({
   vjp: () => [null],
 });
 
-// ---- public functions -----------------------------------------------------
+// ---- public functions: the thin wrappers, re-exported -----------------------
 
-export const neg = (x: Tensor): Tensor => emit('neg', [x]);
-export const exp = (x: Tensor): Tensor => emit('exp', [x]);
-export const log = (x: Tensor): Tensor => emit('log', [x]);
-export const sqrt = (x: Tensor): Tensor => emit('sqrt', [x]);
-export const rsqrt = (x: Tensor): Tensor => emit('rsqrt', [x]);
-export const tanh = (x: Tensor): Tensor => emit('tanh', [x]);
-export const sigmoid = (x: Tensor): Tensor => emit('sigmoid', [x]);
-export const relu = (x: Tensor): Tensor => emit('relu', [x]);
-export const sin = (x: Tensor): Tensor => emit('sin', [x]);
-export const cos = (x: Tensor): Tensor => emit('cos', [x]);
-export const erf = (x: Tensor): Tensor => emit('erf', [x]);
-export const pow = (x: Tensor, exponent: number): Tensor => emit('pow', [x], { exponent });
-export const square = (x: Tensor): Tensor => mul(x, x);
-
-export const add = (a: TensorLike, b: TensorLike): Tensor => emit('add', pair(a, b));
-export const sub = (a: TensorLike, b: TensorLike): Tensor => emit('sub', pair(a, b));
-export const mul = (a: TensorLike, b: TensorLike): Tensor => emit('mul', pair(a, b));
-export const div = (a: TensorLike, b: TensorLike): Tensor => emit('div', pair(a, b));
-export const maximum = (a: TensorLike, b: TensorLike): Tensor => emit('maximum', pair(a, b));
-export const minimum = (a: TensorLike, b: TensorLike): Tensor => emit('minimum', pair(a, b));
-export const equal = (a: TensorLike, b: TensorLike): Tensor => emit('equal', pair(a, b));
-export const notEqual = (a: TensorLike, b: TensorLike): Tensor => emit('notEqual', pair(a, b));
-export const less = (a: TensorLike, b: TensorLike): Tensor => emit('less', pair(a, b));
-export const lessEqual = (a: TensorLike, b: TensorLike): Tensor => emit('lessEqual', pair(a, b));
-export const greater = (a: TensorLike, b: TensorLike): Tensor => emit('greater', pair(a, b));
-export const greaterEqual = (a: TensorLike, b: TensorLike): Tensor => emit('greaterEqual', pair(a, b));
-export const logicalAnd = (a: Tensor, b: Tensor): Tensor => emit('logicalAnd', [a, b]);
-export const logicalOr = (a: Tensor, b: Tensor): Tensor => emit('logicalOr', [a, b]);
-export const cast = (x: Tensor, dtype: DType): Tensor => (x.dtype === dtype ? x : emit('cast', [x], { dtype }));
-export const stopGradient = (x: Tensor): Tensor => emit('stopGradient', [x]);
-
-export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
-  const [ta, tb] = pair(a, b);
-  return emit('where', [cond, ta, tb]);
-}
-
-/** Broadcasts `x` to the shape of `like` when it is not already that shape. */
-export function broadcastLike(x: Tensor, like: Tensor): Tensor {
-  return shapesEqual(x.shape, like.shape) ? x : broadcastTo(x, like.shape);
-}
+export {
+  add, broadcastLike, cast, cos, div, equal, erf, exp, greater, greaterEqual, less, lessEqual, log, logicalAnd, logicalOr,
+  maximum, minimum, mul, neg, notEqual, pow, relu, rsqrt, sigmoid, sin, sqrt, square, stopGradient, sub, sumToShape, tanh, where,
+  type TensorLike,
+} from './emit.js';
 
 // ---- float64 erf ----------------------------------------------------------
 

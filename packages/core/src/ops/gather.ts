@@ -1,7 +1,7 @@
-import type { Tensor } from '../graph/tensor.js';
 import { NDArray } from '../reference/ndarray.js';
 import { normalizeAxis, numel, type Shape } from '../shape.js';
-import { defineOp, dtypeRule, emit, shapeRule, type ValueInfo } from './registry.js';
+import { gather, scatterAdd } from './emit.js';
+import { defineOp, dtypeRule, shapeRule, type ValueInfo } from './registry.js';
 
 type GatherAttrs = { axis: number };
 type ScatterAttrs = { axis: number; size: number };
@@ -74,8 +74,6 @@ defineOp<ScatterAttrs>({
   vjp: ({ grad, inputs: [, idx], attrs }) => [gather(grad, idx, attrs.axis), null],
 });
 
-export const gather = (table: Tensor, indices: Tensor, axis = 0): Tensor => emit('gather', [table, indices], { axis });
-export const scatterAdd = (updates: Tensor, indices: Tensor, axis: number, size: number): Tensor =>
-  emit('scatterAdd', [updates, indices], { axis, size });
+export { gather, scatterAdd } from './emit.js';
 
 export type { ValueInfo };

@@ -1,8 +1,7 @@
-import type { Tensor } from '../graph/tensor.js';
 import { broadcastIndex, NDArray } from '../reference/ndarray.js';
 import { broadcastShapes, formatShape, numel } from '../shape.js';
-import { sumToShape } from './elementwise.js';
-import { defineOp, dtypeRule, emit, shapeRule, type ValueInfo } from './registry.js';
+import { matmul, sumToShape } from './emit.js';
+import { defineOp, dtypeRule, shapeRule, type ValueInfo } from './registry.js';
 
 type MatmulAttrs = { transA: boolean; transB: boolean };
 
@@ -74,6 +73,4 @@ defineOp<MatmulAttrs>({
   },
 });
 
-export function matmul(a: Tensor, b: Tensor, opts: { transA?: boolean; transB?: boolean } = {}): Tensor {
-  return emit('matmul', [a, b], { transA: opts.transA ?? false, transB: opts.transB ?? false });
-}
+export { matmul } from './emit.js';

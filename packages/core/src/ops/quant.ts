@@ -1,13 +1,7 @@
-import type { Tensor } from '../graph/tensor.js';
 import { NDArray } from '../reference/ndarray.js';
 import { numel } from '../shape.js';
-import { constant, fill } from './creation.js';
-import { add, cast, mul } from './elementwise.js';
-import { gather } from './gather.js';
-import { matmul } from './matmul.js';
-import { sum } from './reduce.js';
-import { defineOp, dtypeRule, emit, shapeRule } from './registry.js';
-import { reshape } from './shape-ops.js';
+import { add, cast, constant, fill, gather, matmul, mul, nf4Dequantize, reshape, sum } from './emit.js';
+import { defineOp, dtypeRule, shapeRule } from './registry.js';
 
 /** bitsandbytes' NF4 code values (index 0..15): quantiles of N(0, 1) scaled to [-1, 1]. */
 export const NF4_CODEBOOK: readonly number[] = Object.freeze([
@@ -21,7 +15,6 @@ export const FP4_CODEBOOK: readonly number[] = Object.freeze(
   [0, 0.0625, 8, 12, 4, 6, 2, 3, -0, -0.0625, -8, -12, -4, -6, -2, -3].map((v) => v / 12),
 );
 
-export type FourBitCodebook = 'nf4' | 'fp4';
 
 export type Nf4DequantizeAttrs = { shape: readonly number[]; blockSize: number; codebook: string };
 
@@ -75,10 +68,6 @@ defineOp<Nf4DequantizeAttrs>({
   flops: (_i, out) => numel(out.shape),
 });
 
-export function nf4Dequantize(codes: Tensor, absmax: Tensor, opts: { shape: readonly number[]; blockSize?: number; codebook?: FourBitCodebook | string }): Tensor {
-  return emit('nf4Dequantize', [codes, absmax], { shape: [...opts.shape], blockSize: opts.blockSize ?? 64, codebook: opts.codebook ?? 'nf4' });
-}
-
 type MatmulNf4Attrs = Nf4DequantizeAttrs;
 
 /**
@@ -95,15 +84,6 @@ defineOp<MatmulNf4Attrs>({
   },
   flops: ([x], _o, a) => 2 * (numel(x.shape) / a.shape[1]) * a.shape[0] * a.shape[1] + a.shape[0] * a.shape[1],
 });
-
-export function matmulNf4(
-  x: Tensor,
-  codes: Tensor,
-  absmax: Tensor,
-  opts: { shape: readonly number[]; blockSize?: number; codebook?: FourBitCodebook | string },
-): Tensor {
-  return emit('matmulNf4', [x, codes, absmax], { shape: [...opts.shape], blockSize: opts.blockSize ?? 64, codebook: opts.codebook ?? 'nf4' });
-}
 
 /**
  * bitsandbytes' signed 8-bit dynamic map (create_dynamic_map(signed=True,
@@ -156,6 +136,4 @@ defineOp<DequantizeDynamic8Attrs>({
   },
 });
 
-export function dequantizeDynamic8(codes: Tensor, scale: Tensor, offset: Tensor, blockSize = 256): Tensor {
-  return emit('dequantizeDynamic8', [codes, scale, offset], { blockSize });
-}
+export { dequantizeDynamic8, matmulNf4, nf4Dequantize, type FourBitCodebook } from './emit.js';

@@ -1,9 +1,7 @@
-import type { Graph } from '../graph/graph.js';
-import type { Tensor } from '../graph/tensor.js';
 import { NDArray } from '../reference/ndarray.js';
-import { stringKey, streamWord, uniformAt } from '../rng/counter-hash.js';
+import { streamWord, uniformAt } from '../rng/counter-hash.js';
 import { numel } from '../shape.js';
-import { cast, div, greaterEqual, mul } from './elementwise.js';
+import { cast, div, greaterEqual, mul } from './emit.js';
 import { defineOp, dtypeRule, emit, shapeRule } from './registry.js';
 
 type RandomAttrs = { shape: readonly number[]; key: number };
@@ -35,22 +33,4 @@ defineOp<DropoutAttrs>({
   },
 });
 
-/**
- * Random ops are keyed by their module path and their order within it, so the
- * same model code gives the same keys on every backend and every run.
- */
-export function nextRandomKey(graph: Graph): number {
-  return stringKey(`${graph.modulePath}#${graph.nextRandomOrdinal()}`);
-}
-
-export function randomUniform(graph: Graph, shape: readonly number[], key = nextRandomKey(graph)): Tensor {
-  const { seed, step } = graph.rngInputs();
-  return emit('randomUniform', [seed, step], { shape: [...shape], key });
-}
-
-/** Dropout keyed by (seed, step, node); p = 0 returns x unchanged. */
-export function dropout(x: Tensor, p: number, key = nextRandomKey(x.graph)): Tensor {
-  if (p === 0) return x;
-  const { seed, step } = x.graph.rngInputs();
-  return emit('dropout', [x, seed, step], { p, key });
-}
+export { dropout, nextRandomKey, randomUniform } from './emit.js';

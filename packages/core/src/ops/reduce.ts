@@ -1,9 +1,8 @@
 import type { Tensor } from '../graph/tensor.js';
 import { NDArray } from '../reference/ndarray.js';
 import { normalizeAxis, numel, stridesOf, type Shape } from '../shape.js';
-import { cast, div, equal, exp, mul, sub, where } from './elementwise.js';
-import { defineOp, dtypeRule, emit, shapeRule, type ValueInfo } from './registry.js';
-import { broadcastTo, reshape } from './shape-ops.js';
+import { broadcastTo, cast, div, equal, exp, mul, reshape, sub, sum, where } from './emit.js';
+import { defineOp, dtypeRule, shapeRule, type ValueInfo } from './registry.js';
 
 type ReduceAttrs = { axes: readonly number[]; keepdims: boolean };
 type AxisAttrs = { axis: number };
@@ -142,13 +141,4 @@ defineOp<AxisAttrs>({
   flops: ([x]) => 5 * numel(x.shape),
 });
 
-const allAxes = (x: Tensor) => x.shape.map((_, i) => i);
-
-export const sum = (x: Tensor, axes: readonly number[] = allAxes(x), keepdims = false): Tensor =>
-  emit('reduceSum', [x], { axes: [...axes], keepdims });
-export const mean = (x: Tensor, axes: readonly number[] = allAxes(x), keepdims = false): Tensor =>
-  emit('reduceMean', [x], { axes: [...axes], keepdims });
-export const max = (x: Tensor, axes: readonly number[] = allAxes(x), keepdims = false): Tensor =>
-  emit('reduceMax', [x], { axes: [...axes], keepdims });
-export const softmax = (x: Tensor, axis = -1): Tensor => emit('softmax', [x], { axis });
-export const logSoftmax = (x: Tensor, axis = -1): Tensor => emit('logSoftmax', [x], { axis });
+export { logSoftmax, max, mean, softmax, sum } from './emit.js';

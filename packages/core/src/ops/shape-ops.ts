@@ -1,8 +1,7 @@
-import type { Tensor } from '../graph/tensor.js';
 import { broadcastIndex, NDArray } from '../reference/ndarray.js';
 import { broadcastShapes, formatShape, normalizeAxis, numel, shapesEqual, stridesOf, type Shape } from '../shape.js';
-import { sumToShape } from './elementwise.js';
-import { defineOp, emit, shapeRule, type ValueInfo } from './registry.js';
+import { pad, reshape, slice, sumToShape, transpose } from './emit.js';
+import { defineOp, shapeRule, type ValueInfo } from './registry.js';
 
 type ShapeAttrs = { shape: readonly number[] };
 type PermAttrs = { perm: readonly number[] };
@@ -191,42 +190,6 @@ defineOp<ShapeAttrs>({
   flops: zeroFlops,
 });
 
-export const reshape = (x: Tensor, shape: Shape): Tensor => {
-  const neg = shape.indexOf(-1);
-  let s = [...shape];
-  if (neg >= 0) {
-    const known = s.reduce((p, d, i) => (i === neg ? p : p * d), 1);
-    s[neg] = known === 0 ? 0 : numel(x.shape) / known;
-  }
-  if (shapesEqual(s, x.shape)) return x;
-  s = s.map((d) => d);
-  return emit('reshape', [x], { shape: s });
-};
-export const transpose = (x: Tensor, perm?: readonly number[]): Tensor =>
-  emit('transpose', [x], { perm: perm ? [...perm] : x.shape.map((_, i) => x.rank - 1 - i) });
-/** Swaps the last two axes. */
-export const transposeLast2 = (x: Tensor): Tensor => {
-  const perm = x.shape.map((_, i) => i);
-  [perm[x.rank - 2], perm[x.rank - 1]] = [perm[x.rank - 1], perm[x.rank - 2]];
-  return transpose(x, perm);
-};
-export const slice = (x: Tensor, starts: readonly number[], ends: readonly number[]): Tensor =>
-  emit('slice', [x], { starts: [...starts], ends: [...ends] });
-/** Slices [start, end) along one axis. */
-export const sliceAxis = (x: Tensor, axis: number, start: number, end: number): Tensor => {
-  const a = normalizeAxis(axis, x.rank);
-  return slice(x, x.shape.map((_, i) => (i === a ? start : 0)), x.shape.map((d, i) => (i === a ? end : d)));
-};
-export const pad = (x: Tensor, before: readonly number[], after: readonly number[]): Tensor =>
-  emit('pad', [x], { before: [...before], after: [...after] });
-export const concat = (xs: readonly Tensor[], axis: number): Tensor => emit('concat', xs, { axis });
-export const broadcastTo = (x: Tensor, shape: Shape): Tensor =>
-  shapesEqual(x.shape, shape) ? x : emit('broadcastTo', [x], { shape: [...shape] });
-export const expandDims = (x: Tensor, axis: number): Tensor => {
-  const a = axis < 0 ? axis + x.rank + 1 : axis;
-  const s = [...x.shape];
-  s.splice(a, 0, 1);
-  return reshape(x, s);
-};
+export { broadcastTo, concat, expandDims, pad, reshape, slice, sliceAxis, transpose, transposeLast2 } from './emit.js';
 
 export type { ValueInfo };

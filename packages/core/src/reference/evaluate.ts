@@ -1,6 +1,6 @@
 import { SignatureError } from '../errors.js';
-import { Graph } from '../graph/graph.js';
-import type { Attrs } from '../graph/node.js';
+import { expandComposites, hasExpandableComposite } from '../graph/expand-composites.js';
+import type { Graph } from '../graph/graph.js';
 import { schedule } from '../graph/schedule.js';
 import { getOp } from '../ops/registry.js';
 import { shapesEqual } from '../shape.js';
@@ -12,10 +12,20 @@ import { NDArray } from './ndarray.js';
  * output names (default: all named outputs). Values are rounded to their
  * dtype only at the f32-to-int boundary, so float results are true float64.
  */
-export function evaluate(graph: Graph, feeds: Readonly<Record<string, NDArray>>, roots?: readonly string[]): Map<string, NDArray> {
-  const ids = (roots ?? [...graph.outputs.keys()]).map((r) => graph.outputs.get(r) ?? r);
+export function evaluate(source: Graph, feeds: Readonly<Record<string, NDArray>>, roots?: readonly string[]): Map<string, NDArray> {
+  const sourceIds = (roots ?? [...source.outputs.keys()]).map((r) => source.outputs.get(r) ?? r);
+  let graph = source;
+  let order: readonly string[] = schedule(source, sourceIds);
+  let ids = sourceIds;
+  // Composites run as their expansion into primitives (the oracle has no fused kernels).
+  if (hasExpandableComposite(source, order, noComposite)) {
+    const expanded = expandComposites(source, noComposite, sourceIds);
+    graph = expanded.graph;
+    ids = sourceIds.map((id) => expanded.idOf.get(id)!);
+    order = expanded.order;
+  }
   const values = new Map<string, NDArray>();
-  for (const id of schedule(graph, ids)) {
+  for (const id of order) {
     const node = graph.node(id);
     const def = getOp(node.op);
     if (node.op === 'input' || node.op === 'param') {
@@ -29,24 +39,12 @@ export function evaluate(graph: Graph, feeds: Readonly<Record<string, NDArray>>,
       continue;
     }
     const inputs = node.inputs.map((i) => values.get(i)!);
-    if (def.kind === 'composite') {
-      values.set(id, evaluateComposite(node.op, inputs, node.attrs));
-    } else {
-      const out = def.reference!(inputs, node.attrs);
-      values.set(id, out.dtype === node.dtype ? out : new NDArray(out.shape, node.dtype, out.data));
-    }
+    const out = def.reference!(inputs, node.attrs);
+    values.set(id, out.dtype === node.dtype ? out : new NDArray(out.shape, node.dtype, out.data));
   }
   const result = new Map<string, NDArray>();
-  (roots ?? [...graph.outputs.keys()]).forEach((r, i) => result.set(r, values.get(ids[i])!));
+  (roots ?? [...source.outputs.keys()]).forEach((r, i) => result.set(r, values.get(ids[i])!));
   return result;
 }
 
-function evaluateComposite(op: string, inputs: readonly NDArray[], attrs: Attrs): NDArray {
-  const scratch = new Graph();
-  const ts = inputs.map((v, i) => scratch.input(`in${i}`, v.shape, v.dtype));
-  const out = getOp(op).expand!(ts, attrs);
-  scratch.output('out', out);
-  const feeds: Record<string, NDArray> = {};
-  inputs.forEach((v, i) => (feeds[`in${i}`] = v));
-  return evaluate(scratch, feeds, ['out']).get('out')!;
-}
+const noComposite = (): boolean => false;

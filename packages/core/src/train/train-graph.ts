@@ -9,6 +9,7 @@ import type { Shape } from '../shape.js';
 import { TrainConfigError } from './errors.js';
 import { emitUpdate, validateOptimizer, type OptimizerConfig } from './optimizer.js';
 import { remakeFrozenValuesInBackward } from './remake-frozen.js';
+import { stepGraphRecorder, type StepGraphContext } from './step-graph-extension.js';
 
 export const LOSS_OUTPUT = 'loss';
 export const GRAD_NORM_OUTPUT = 'grad_norm';
@@ -31,6 +32,8 @@ export interface TrainGraphOptions {
   readonly exposeGradients?: boolean;
   /** Differentiate loss × `optim.loss_scale` and unscale the gradients (dynamic loss scaling). */
   readonly lossScaling?: boolean;
+  /** Hooks' additions to the step graph (state, masks on new values), in order; see `StepHook.extendStep`. */
+  readonly extensions?: readonly ((ctx: StepGraphContext) => void)[];
 }
 
 /** True where x is finite: x·0 is 0 for finite x and NaN for ±Inf and NaN. */
@@ -40,7 +43,9 @@ const isFiniteTensor = (x: Tensor): Tensor => equal(mul(x, 0), 0);
 export interface StateInfo {
   readonly name: string;
   readonly shape: Shape;
-  readonly kind: 'optimizer' | 'accumulator';
+  readonly kind: 'optimizer' | 'accumulator' | 'hook';
+  /** Starting value of every element (0 unless a hook declared otherwise). */
+  readonly init?: number;
 }
 
 export interface TrainGraph {
@@ -80,6 +85,7 @@ export function buildTrainGraph(graph: Graph, loss: Tensor, opts: TrainGraphOpti
 
   const updates: Record<string, string> = {};
   const state: StateInfo[] = [];
+  const extraOutputs: string[] = [];
   const setUpdate = (name: string, value: Tensor) => {
     graph.output(newValueName(name), value);
     updates[name] = newValueName(name);
@@ -115,19 +121,36 @@ export function buildTrainGraph(graph: Graph, loss: Tensor, opts: TrainGraphOpti
     const commit = apply ? logicalAnd(apply, ok) : ok;
     const coef = maxNorm > 0 ? minimum(div(maxNorm, add(norm, 1e-6)), 1) : undefined;
 
+    const extensions = opts.extensions ?? [];
+    const newValues = new Map<string, Tensor>();
     for (const [n, t] of total) {
       const p = graph.paramTensor(n);
       const g = coef ? mul(t, coef) : t;
       const u = emitUpdate(graph, n, p, g, opts.optimizer);
-      setUpdate(n, where(commit, u.next, p));
+      newValues.set(n, where(commit, u.next, p));
+      // Without hooks in the graph the outputs keep their historical order (the same graph, the same ONNX model).
+      if (extensions.length === 0) setUpdate(n, newValues.get(n)!);
       for (const s of u.state) {
         state.push({ name: s.name, shape: s.value.shape, kind: 'optimizer' });
         setUpdate(s.name, where(commit, s.next, s.value));
       }
     }
+    if (extensions.length > 0) {
+      const recorder = stepGraphRecorder(graph, total, newValues, commit);
+      for (const extend of extensions) extend(recorder.context);
+      for (const s of recorder.states) {
+        state.push({ name: s.name, shape: s.shape, kind: 'hook', init: s.init });
+        if (s.next) setUpdate(s.name, s.next);
+      }
+      for (const [name, value] of recorder.outputs) {
+        graph.output(name, value);
+        extraOutputs.push(name);
+      }
+      for (const [n, v] of newValues) setUpdate(n, v);
+    }
   });
 
-  const outputs = [LOSS_OUTPUT, GRAD_NORM_OUTPUT, STEP_OK_OUTPUT, ...(opts.exposeGradients ? [...grads.keys()].map(gradName) : [])];
+  const outputs = [LOSS_OUTPUT, GRAD_NORM_OUTPUT, STEP_OK_OUTPUT, ...(opts.exposeGradients ? [...grads.keys()].map(gradName) : []), ...extraOutputs];
   // Upcast or dequantized frozen weights are made again where the backward reads them, not kept from the forward.
   const roots = [...new Set([...outputs, ...Object.values(updates)])].map((o) => graph.outputTensor(o).id);
   remakeFrozenValuesInBackward(graph, roots, (name) => !graph.params.get(name)!.trainable && !(name in updates));

@@ -170,8 +170,8 @@ describe('Trainer on the float64 reference backend', () => {
         steps: 4,
         eval: { every: 2, batches: () => [batchOf(evalRows.slice(0, 2)), batchOf(evalRows.slice(2, 4))] },
         hooks: [
-          { name: 'probe', afterStep: (c) => void hookSteps.push(c.step), activeRanks: () => ({ proj: 2 }) },
-          { name: 'scores', activeRanks: () => ({ up: 1, down: 2 }), layerImportance: () => ({ proj: 0.75, up: 0.25 }) },
+          { name: 'probe', afterStep: (c) => void hookSteps.push(c.step), metrics: () => ({ activeRanks: { proj: 2, up: 4 }, budget: 9 }) },
+          { name: 'scores', metrics: () => ({ activeRanks: { up: 1, down: 2 }, layerImportance: { proj: 0.75, up: 0.25 }, kept: [1, 0] }) },
         ],
       }),
     );
@@ -184,9 +184,8 @@ describe('Trainer on the float64 reference backend', () => {
     expect(events.map((e) => `${e.type}@${e.step}`)).toEqual(['eval@0', 'step@1', 'step@2', 'eval@2', 'step@3', 'step@4', 'eval@4']);
     expect(hookSteps).toEqual([0, 1, 2, 3]);
     const step = events[1] as StepMetrics;
-    expect(step.activeRanks).toEqual({ proj: 2, up: 1, down: 2 });
-    expect(step.rankDistribution).toEqual({ 1: 1, 2: 2 });
-    expect(step.layerImportance).toEqual({ proj: 0.75, up: 0.25 });
+    // Per-name records under one key merge entry by entry (the later hook wins); other values pass through.
+    expect(step.metrics).toEqual({ activeRanks: { proj: 2, up: 1, down: 2 }, budget: 9, layerImportance: { proj: 0.75, up: 0.25 }, kept: [1, 0] });
     expect(step.tokens).toBe(batchOf(rows.slice(0, 2)).tokens);
     expect(step.tokensPerSecond).toBeGreaterThan(0);
     expect(step.measuredPeakBytes).toBeGreaterThan(0);

@@ -1,14 +1,15 @@
 import type { Backend, CompileReport, Executable, HostTensor, ParameterValue } from '../backend/backend.js';
 import type { Graph } from '../graph/graph.js';
 import type { Tensor } from '../graph/tensor.js';
-import { rematerialize, type CheckpointPolicy, type CheckpointReport } from '../checkpoint/index.js';
+import { compileCheckpointed, type CheckpointPolicy, type CheckpointReport } from '../checkpoint/index.js';
 import type { MemoryPlan } from '../memory/index.js';
 import { numel } from '../shape.js';
 import { NonFiniteStepError, TrainConfigError, TrainStateError } from './errors.js';
 import { optimizerScalars, type OptimizerConfig } from './optimizer.js';
 import { learningRateAt, validateSchedule, type LrSchedule } from './schedule.js';
 import { APPLY_INPUT, buildTrainGraph, GRAD_NORM_OUTPUT, LOSS_OUTPUT, LOSS_SCALE_INPUT, MICRO_WEIGHT_INPUT, STEP_OK_OUTPUT, type TrainGraph } from './train-graph.js';
-import type { BatchStream, EvalMetrics, JsonValue, MetricsListener, StepHook, StepMetrics, TrainBatch, TrainerState, TrainMetrics } from './types.js';
+import type { StepGraphContext } from './step-graph-extension.js';
+import type { BatchStream, EvalMetrics, HookMetric, JsonValue, MetricsListener, StepHook, StepMetrics, TrainBatch, TrainerState, TrainMetrics } from './types.js';
 
 export interface ForwardGraph {
   readonly graph: Graph;
@@ -42,10 +43,8 @@ export interface TrainerOptions {
   readonly checkpointing?: CheckpointPolicy;
   /** Another graph pass applied to the training graph before checkpointing and compiling. */
   readonly transform?: (graph: Graph) => void;
-  /** Expose `grad:<name>` outputs (used by tests and by hooks that score parameters). */
+  /** Expose `grad:<name>` outputs (they go to the host every step: for tests; hooks score parameters in the graph with `extendStep`). */
   readonly exposeGradients?: boolean;
-  /** Ranks reported as `activeRanks` when no hook reports its own. */
-  readonly activeRanks?: Readonly<Record<string, number>>;
   /**
    * What a step with a NaN/Inf loss or gradient does (checked in the graph; the update is never applied):
    * 'skip' (default) reports it and goes on, 'stop' throws NonFiniteStepError, 'scale' trains with
@@ -130,15 +129,15 @@ export class Trainer {
       maxGradNorm: opts.maxGradNorm,
       accumulationSteps: opts.accumulationSteps,
       exposeGradients: opts.exposeGradients,
+      extensions: (opts.hooks ?? []).flatMap((h) => (h.extendStep ? [(ctx: StepGraphContext) => h.extendStep!(ctx)] : [])),
     });
     opts.transform?.(tg.graph);
     const hookOutputs = (opts.hooks ?? []).flatMap((h) => h.outputs ?? []);
     const signature = { ...tg.signature, outputs: [...new Set([...(tg.signature.outputs ?? []), ...hookOutputs])] };
-    const roots = [...new Set([...signature.outputs, ...Object.values(signature.updates ?? {})])];
-    const { checkpoint, memory } = rematerialize(tg.graph, opts.checkpointing ?? 'none', roots);
-    const exe = await opts.backend.compile(tg.graph, signature);
+    // The trainer owns checkpointing: the remat pass rewrites the step graph in place, then the backend compiles it.
+    const { executable: exe, checkpoint, memory } = await compileCheckpointed(opts.backend, tg.graph, signature, opts.checkpointing ?? 'none', { inPlace: true });
     const trainer = new Trainer(opts, tg, exe, memory, checkpoint);
-    await exe.setParameters({ ...pickParams(tg.graph, opts.parameters, 'training'), ...zeroState(tg) });
+    await exe.setParameters({ ...pickParams(tg.graph, opts.parameters, 'training', new Set(), new Set(tg.state.map((s) => s.name))), ...initialState(tg) });
     return trainer;
   }
 
@@ -211,8 +210,7 @@ export class Trainer {
     this.stepCount++;
     const stepMs = performance.now() - t0;
     const planned = plannedPeakOf(this.executable.report) ?? this.memoryPlan.plannedPeakBytes;
-    const ranks = this.activeRanks();
-    const importance = Object.assign({}, ...(this.opts.hooks ?? []).map((h) => h.layerImportance?.() ?? {})) as Record<string, number>;
+    const metrics = mergeHookMetrics(this.opts.hooks ?? []);
     const m: StepMetrics = {
       type: 'step',
       step: this.stepCount,
@@ -224,8 +222,7 @@ export class Trainer {
       stepMs,
       ...(planned !== undefined ? { plannedPeakBytes: planned } : {}),
       measuredPeakBytes: this.opts.backend.memoryStats().peakBytes,
-      ...(ranks ? { activeRanks: ranks, rankDistribution: countByRank(ranks) } : {}),
-      ...(Object.keys(importance).length ? { layerImportance: importance } : {}),
+      ...(metrics ? { metrics } : {}),
       skipped,
       skippedSteps: this.skippedCount,
       ...(this.scaling ? { lossScale: usedScale } : {}),
@@ -258,12 +255,6 @@ export class Trainer {
 
   private get seed(): number {
     return this.opts.seed ?? 0;
-  }
-
-  private activeRanks(): Record<string, number> | undefined {
-    const fromHooks = Object.assign({}, ...(this.opts.hooks ?? []).map((h) => h.activeRanks?.() ?? {})) as Record<string, number>;
-    if (Object.keys(fromHooks).length) return { ...(this.opts.activeRanks ?? {}), ...fromHooks };
-    return this.opts.activeRanks ? { ...this.opts.activeRanks } : undefined;
   }
 
   /** Current values of the trainable parameters (what an adapter file holds). */
@@ -383,11 +374,11 @@ function scalarOf(t: HostTensor | undefined): number {
 }
 
 /** The given values of the graph's model parameters, checking that none is missing. */
-function pickParams(graph: Graph, given: Readonly<Record<string, ParameterValue>>, what: string, skip = new Set<string>()): Record<string, ParameterValue> {
+function pickParams(graph: Graph, given: Readonly<Record<string, ParameterValue>>, what: string, skip = new Set<string>(), state = new Set<string>()): Record<string, ParameterValue> {
   const out: Record<string, ParameterValue> = {};
   const missing: string[] = [];
   for (const [name] of graph.params) {
-    if (name.startsWith('optim.') || name.startsWith('accum.')) continue;
+    if (name.startsWith('optim.') || name.startsWith('accum.') || state.has(name)) continue;
     const v = given[name];
     if (v) out[name] = v;
     else if (!skip.has(name)) missing.push(name);
@@ -398,9 +389,10 @@ function pickParams(graph: Graph, given: Readonly<Record<string, ParameterValue>
   return out;
 }
 
-function zeroState(tg: TrainGraph): Record<string, HostTensor> {
+/** Optimizer moments and accumulators start at zero; hook state at the value its hook declared. */
+function initialState(tg: TrainGraph): Record<string, HostTensor> {
   const out: Record<string, HostTensor> = {};
-  for (const s of tg.state) out[s.name] = { shape: s.shape, dtype: 'f32', data: new Float32Array(numel(s.shape)) };
+  for (const s of tg.state) out[s.name] = { shape: s.shape, dtype: 'f32', data: new Float32Array(numel(s.shape)).fill(s.init ?? 0) };
   return out;
 }
 
@@ -415,9 +407,21 @@ function declaredOnly(
   return Object.fromEntries(Object.entries(feeds ?? {}).filter(([n]) => inputs.has(n)));
 }
 
-/** Rank → number of modules at that rank: the distribution plotted after pruning. */
-function countByRank(ranks: Readonly<Record<string, number>>): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const r of Object.values(ranks)) out[r] = (out[r] ?? 0) + 1;
-  return out;
+/**
+ * The hooks' metrics in one record. A key two hooks report as per-name records
+ * (active ranks of different modules, say) is merged entry by entry, the later hook winning.
+ */
+function mergeHookMetrics(hooks: readonly StepHook[]): Record<string, HookMetric> | undefined {
+  const out: Record<string, HookMetric> = {};
+  for (const h of hooks) {
+    for (const [k, v] of Object.entries(h.metrics?.() ?? {})) {
+      const prev = out[k];
+      out[k] = isRecord(prev) && isRecord(v) ? { ...prev, ...v } : v;
+    }
+  }
+  return Object.keys(out).length ? out : undefined;
+}
+
+function isRecord(v: HookMetric | undefined): v is Readonly<Record<string, number>> {
+  return typeof v === 'object' && !Array.isArray(v);
 }

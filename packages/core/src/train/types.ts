@@ -1,4 +1,5 @@
 import type { Executable, HostTensor } from '../backend/backend.js';
+import type { StepGraphContext } from './step-graph-extension.js';
 
 /** A JSON value: what a data position or a hook's state is saved as. */
 export type JsonValue = null | boolean | number | string | readonly JsonValue[] | { readonly [k: string]: JsonValue };
@@ -38,6 +39,12 @@ export interface AfterStepContext extends StepContext {
 }
 
 /**
+ * A value a hook reports in the step metrics: a number, a vector, or one
+ * number per named thing (per adapted module, say).
+ */
+export type HookMetric = number | readonly number[] | Readonly<Record<string, number>>;
+
+/**
  * Per-step behaviour a variant plugs into the trainer: DyLoRA's rank draw,
  * AdaLoRA's masking, LoRA-Drop's layer selection. All optional.
  */
@@ -51,10 +58,17 @@ export interface StepHook {
   evalFeeds?(): Readonly<Record<string, HostTensor>> | undefined;
   /** Runs after each optimizer step. */
   afterStep?(ctx: AfterStepContext): void | Promise<void>;
-  /** Active rank per adapted module, reported in the metrics. */
-  activeRanks?(): Readonly<Record<string, number>>;
-  /** Importance score per adapted module (AdaLoRA's sensitivity, say), reported in the metrics for plots. */
-  layerImportance?(): Readonly<Record<string, number>>;
+  /**
+   * Adds the hook's own state and updates to the training step graph (AdaLoRA's
+   * importance averages and keep-mask, say), so they stay on the backend
+   * between steps like the optimizer's moments. Runs once, when the trainer builds the graph.
+   */
+  extendStep?(ctx: StepGraphContext): void;
+  /**
+   * What the hook reports after each step, merged into `StepMetrics.metrics`
+   * (records under the same key from several hooks are merged entry by entry).
+   */
+  metrics?(): Readonly<Record<string, HookMetric>>;
   /** Hook state saved in checkpoints so a resumed run continues identically. */
   state?(): JsonValue;
   restore?(state: JsonValue): void;
@@ -75,11 +89,8 @@ export interface StepMetrics {
   readonly plannedPeakBytes?: number;
   /** The backend's measured peak since it started. */
   readonly measuredPeakBytes: number;
-  readonly activeRanks?: Readonly<Record<string, number>>;
-  /** How many adapted modules hold each active rank (rank → module count), from `activeRanks`. */
-  readonly rankDistribution?: Readonly<Record<string, number>>;
-  /** Importance per adapted module, from the hooks that score layers. */
-  readonly layerImportance?: Readonly<Record<string, number>>;
+  /** What the hooks report (`StepHook.metrics`): active ranks, importance, ...; absent when no hook reports. */
+  readonly metrics?: Readonly<Record<string, HookMetric>>;
   /** True when the loss or gradient was non-finite and the update was held back (`onNonFinite`). */
   readonly skipped?: boolean;
   /** Steps held back so far in this trainer. */

@@ -41,7 +41,6 @@ async function train(makeHooks: (applied: AppliedAdaLora) => StepHook[], seed = 
     optimizer: { kind: 'adamw', lr: 1e-2 },
     steps: CONFIG.total_step!,
     seed,
-    exposeGradients: true,
     data: taskStream(3),
     hooks,
   });
@@ -51,7 +50,7 @@ async function train(makeHooks: (applied: AppliedAdaLora) => StepHook[], seed = 
   trainer.subscribe((m) => {
     if (m.type === 'step') {
       losses.push(m.loss);
-      ranks.push({ ...(m.activeRanks ?? {}) });
+      ranks.push({ ...((m.metrics?.activeRanks as Record<string, number> | undefined) ?? {}) });
       lastStep = m;
     }
   });
@@ -88,9 +87,9 @@ describe('AdaLoRA on llama-tiny + backend-cpu', () => {
     // The metrics stream carries per-layer ranks.
     expect(Object.values(run.ranks.at(-1)!).reduce((a, b) => a + b, 0)).toBe(2 * L);
     // ... and the rank distribution and per-layer importance, for plots.
-    expect(run.lastStep?.rankDistribution).toEqual(Object.fromEntries(Object.entries(allocator.rankDistribution()).map(([k, v]) => [String(k), v])));
-    expect(run.lastStep?.layerImportance).toEqual(allocator.importance);
-    expect(Object.keys(run.lastStep?.layerImportance ?? {})).toHaveLength(L);
+    expect(run.lastStep?.metrics?.rankDistribution).toEqual(Object.fromEntries(Object.entries(allocator.rankDistribution()).map(([k, v]) => [String(k), v])));
+    expect(run.lastStep?.metrics?.layerImportance).toEqual(allocator.importance);
+    expect(Object.keys(run.lastStep?.metrics?.layerImportance ?? {})).toHaveLength(L);
     expect(run.backend.compiles).toBe(1);
 
     // Save with pruned triplets physically removed, reload into a fresh model, same logits.

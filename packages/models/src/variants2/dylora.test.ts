@@ -53,7 +53,8 @@ async function train(setup: Setup, opts: { steps: number; seed?: number; evalEve
   trainer.subscribe((m) => {
     if (m.type === 'step') {
       losses.push(m.loss);
-      if (m.activeRanks) ranks.push(Object.values(m.activeRanks)[0]);
+      const active = m.metrics?.activeRanks as Record<string, number> | undefined;
+      if (active) ranks.push(Object.values(active)[0]);
     } else opts.onEval?.(m.step, m.loss);
   });
   await trainer.run();

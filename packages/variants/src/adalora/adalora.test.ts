@@ -1,9 +1,10 @@
-import { evaluate, Graph, Linear, type HostTensor } from '@lowrank/core';
+import { evaluate, Graph, Linear, NDArray, type HostTensor } from '@lowrank/core';
 import { describe, expect, it } from 'vitest';
 import { feedsOf, randomArray, TinyNet } from '../test-support.js';
 import { prunedAdaLoraState } from './allocator.js';
 import { applyAdaLora, initialAdaLoraState, orthogonalRegularizer } from './apply.js';
 import { budgetAt, resolveAdaLoraConfig } from './config.js';
+import { survivesDrop } from './importance-graph.js';
 
 const IN = 5;
 const OUT = 4;
@@ -83,6 +84,24 @@ describe('AdaLoRA', () => {
     expect(budgetAt(c, 2, 91)).toEqual({ budget: 16, mask: true });
     expect(() => resolveAdaLoraConfig({ init_r: 4, target_r: 6 })).toThrow(/target_r/);
     expect(() => resolveAdaLoraConfig({ tinit: 50, tfinal: 50, total_step: 100 })).toThrow(/tinit/);
+  });
+
+  it('the in-graph top-k keeps what the sort-and-threshold rule keeps, ties included', () => {
+    // The host rule it replaces: drop every score <= the drop-th smallest.
+    const hostKeep = (scores: number[], drop: number) => {
+      const sorted = [...scores].sort((x, y) => x - y);
+      const threshold = drop > 0 ? sorted[drop - 1] : -Infinity;
+      return scores.map((v) => !(v <= threshold));
+    };
+    const cases: number[][] = [[3, 1, 1, 2], [0, 0, 0, 5], Array.from(randomArray([12], 9).data, (v) => Math.round(v * 4) / 4)];
+    for (const scores of cases) {
+      for (let drop = 0; drop <= scores.length; drop++) {
+        const g = new Graph();
+        g.output('keep', survivesDrop(g.input('s', [scores.length]), g.input('k', [])));
+        const got = evaluate(g, { s: new NDArray([scores.length], 'f32', Float64Array.from(scores)), k: new NDArray([], 'f32', Float64Array.of(drop)) }).get('keep')!.data;
+        expect(Array.from(got, Boolean), `${JSON.stringify(scores)} drop ${drop}`).toEqual(hostKeep(scores, drop));
+      }
+    }
   });
 
   it('saving removes pruned triplets; a rank_pattern recreates the layer at the kept rank with the original scale', () => {

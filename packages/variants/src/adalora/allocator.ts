@@ -1,9 +1,9 @@
-import { gradName, type AfterStepContext, type HostTensor, type JsonValue, type StepHook } from '@lowrank/core';
-import { AdapterConfigError } from '../errors.js';
+import { ops, type AfterStepContext, type HookMetric, type HostTensor, type JsonValue, type StepContext, type StepGraphContext, type StepHook, type Tensor } from '@lowrank/core';
 import type { AppliedAdaLora } from './apply.js';
 import { budgetAt } from './config.js';
+import { smoothedScore, survivesDrop, tripletScores } from './importance-graph.js';
 import type { AdaLoraLayer } from './layer.js';
-import { maskSingularValues, rankDistribution, ranksOf } from './masking.js';
+import { rankDistribution } from './masking.js';
 
 export interface BudgetRecord {
   readonly step: number;
@@ -14,159 +14,161 @@ export interface BudgetRecord {
   readonly reallocated: boolean;
 }
 
-type Kind = 'lora_A' | 'lora_B' | 'lora_E';
-const KINDS: readonly Kind[] = ['lora_A', 'lora_B', 'lora_E'];
+/** Per-step switches the host feeds (it knows the schedule); every tensor stays on the backend. */
+export const ADALORA_UPDATE_INPUT = 'adalora.update';
+export const ADALORA_REALLOCATE_INPUT = 'adalora.reallocate';
+export const ADALORA_MASK_INPUT = 'adalora.mask';
+/** Triplets to drop at a reallocation: init budget − the schedule's budget. */
+export const ADALORA_DROP_INPUT = 'adalora.drop';
+/** Resident keep-mask over all triplets (layer by layer, 1 kept, 0 dropped), and its per-step output. */
+export const ADALORA_KEEP = 'adalora.keep';
+/** Mean triplet score per layer at the last reallocation, and its output. */
+export const ADALORA_IMPORTANCE = 'adalora.importance';
+
+/** What the schedule asks of step `step` (0-based optimizer step). */
+export interface AdaLoraStepPlan {
+  readonly budget: number;
+  /** Fold this step's sensitivity into the averages. */
+  readonly update: boolean;
+  /** Recompute the keep-mask from the scores. */
+  readonly reallocate: boolean;
+  /** Zero the dropped singular values after the update. */
+  readonly mask: boolean;
+}
+
+/** PEFT's update_and_allocate decisions: averages until total_step − tfinal, budgets between tinit and it, then the final pattern every step. */
+export function adaLoraStepPlan(applied: AppliedAdaLora, layers: number, step: number): AdaLoraStepPlan {
+  const c = applied.config;
+  const end = c.total_step - c.tfinal;
+  const { budget, mask } = budgetAt(c, layers, step);
+  if (step > end) return { budget, update: false, reallocate: false, mask: true };
+  const reallocate = mask || step === end;
+  return { budget, update: step < end, reallocate, mask: reallocate };
+}
 
 /**
- * AdaLoRA's RankAllocator as a trainer hook (run the trainer with
- * `exposeGradients: true`). After each optimizer step it smooths the
- * sensitivity |w·∇w| (β1) and its uncertainty (β2) per entry, scores each
- * singular triplet as s(E_i) + mean s(A_i·) + mean s(B_·i), and on allocation
- * steps zeroes the singular values of the lowest-scoring triplets so that the
- * kept total equals the cubic budget. At total_step - tfinal the pattern is
- * final and is re-applied on every later step.
+ * AdaLoRA's RankAllocator as a trainer hook, run inside the step graph: the
+ * sensitivity averages (β1), their uncertainty (β2), the triplet scores, the
+ * top-k over all layers' triplets and the masking of lora_E are state and ops
+ * of the training graph, like the optimizer's moments. The host only feeds
+ * four scalars per step from the budget schedule and reads back the keep-mask
+ * (one float per triplet) and the per-layer importance (one float per layer)
+ * for the metrics: no gradient or parameter leaves the backend.
  */
 export class AdaLoraAllocator implements StepHook {
   readonly name = 'adalora';
-  readonly outputs: readonly string[];
-  private readonly ipt = new Map<string, Float64Array>();
-  private readonly unc = new Map<string, Float64Array>();
-  private readonly keep = new Map<AdaLoraLayer, boolean[]>();
-  private finalPattern = false;
   readonly history: BudgetRecord[] = [];
   /** Mean triplet score per layer at the last allocation (importance, for plots). */
   importance: Record<string, number> = {};
   private readonly layers: readonly AdaLoraLayer[];
+  private keep: boolean[][];
+  private lastPlan?: AdaLoraStepPlan;
 
   constructor(readonly applied: AppliedAdaLora) {
     this.layers = applied.layers.filter((l) => l.r > 0);
-    this.outputs = this.layers.flatMap((l) => KINDS.map((k) => gradName(l.paramName(k))));
+    this.keep = this.layers.map((l) => Array<boolean>(l.r).fill(true));
   }
 
   private get initBudget(): number {
     return this.layers.reduce((s, l) => s + l.r, 0);
   }
 
+  extendStep(ctx: StepGraphContext): void {
+    if (this.layers.length === 0) return;
+    const { beta1, beta2 } = this.applied.config;
+    const on = (name: string): Tensor => ops.logicalAnd(ctx.commit, ops.greater(ctx.input(name), 0.5));
+    const update = on(ADALORA_UPDATE_INPUT);
+    const reallocate = on(ADALORA_REALLOCATE_INPUT);
+    const mask = on(ADALORA_MASK_INPUT);
+    const scores = this.layers.map((l) => {
+      const [a, b, e] = (['lora_A', 'lora_B', 'lora_E'] as const).map((k) => smoothedScore(ctx, l.paramName(k), update, beta1, beta2));
+      return tripletScores(l, a, b, e);
+    });
+    const all = scores.length === 1 ? scores[0] : ops.concat(scores, 0);
+    const keep = ctx.state(ADALORA_KEEP, [this.initBudget], 1);
+    const nextKeep = ops.where(reallocate, ops.cast(survivesDrop(all, ctx.input(ADALORA_DROP_INPUT)), 'f32'), keep);
+    ctx.setState(ADALORA_KEEP, nextKeep);
+    ctx.output(ADALORA_KEEP, nextKeep);
+    const importance = ctx.state(ADALORA_IMPORTANCE, [this.layers.length], 0);
+    const means = scores.map((s, i) => ops.reshape(ops.div(ops.sum(s), this.layers[i].r), [1]));
+    const nextImportance = ops.where(reallocate, means.length === 1 ? means[0] : ops.concat(means, 0), importance);
+    ctx.setState(ADALORA_IMPORTANCE, nextImportance);
+    ctx.output(ADALORA_IMPORTANCE, nextImportance);
+    let offset = 0;
+    for (const l of this.layers) {
+      const name = l.paramName('lora_E');
+      const kept = ops.greater(ops.reshape(ops.slice(nextKeep, [offset], [offset + l.r]), [l.r, 1]), 0.5);
+      const e = ctx.newValue(name);
+      // PEFT's masked_fill_(…, 0) on lora_E, after the optimizer step.
+      ctx.setNewValue(name, ops.where(mask, ops.where(kept, e, 0), e));
+      offset += l.r;
+    }
+  }
+
+  feeds(ctx: StepContext): Record<string, HostTensor> {
+    const plan = adaLoraStepPlan(this.applied, this.layers.length, ctx.step);
+    this.lastPlan = plan;
+    const f = (v: number): HostTensor => ({ shape: [], dtype: 'f32', data: Float32Array.of(v) });
+    return {
+      [ADALORA_UPDATE_INPUT]: f(plan.update ? 1 : 0),
+      [ADALORA_REALLOCATE_INPUT]: f(plan.reallocate ? 1 : 0),
+      [ADALORA_MASK_INPUT]: f(plan.mask ? 1 : 0),
+      [ADALORA_DROP_INPUT]: f(plan.reallocate ? this.initBudget - plan.budget : 0),
+    };
+  }
+
+  afterStep(ctx: AfterStepContext): void {
+    const keep = ctx.outputs[ADALORA_KEEP]?.data;
+    const importance = ctx.outputs[ADALORA_IMPORTANCE]?.data;
+    if (keep) {
+      let offset = 0;
+      this.keep = this.layers.map((l) => {
+        const flags = Array.from({ length: l.r }, (_, i) => Number(keep[offset + i]) > 0.5);
+        offset += l.r;
+        return flags;
+      });
+    }
+    const plan = this.lastPlan ?? adaLoraStepPlan(this.applied, this.layers.length, ctx.step);
+    if (importance && plan.reallocate) this.importance = Object.fromEntries(this.layers.map((l, i) => [l.path, Number(importance[i])]));
+    this.history.push({ step: ctx.step, budget: plan.budget, totalRank: this.totalRank, reallocated: plan.reallocate });
+  }
+
   /** Kept components per layer path. */
   activeRanks(): Record<string, number> {
-    return ranksOf(this.layers, this.keep);
+    return Object.fromEntries(this.layers.map((l, i) => [l.path, this.keep[i].filter(Boolean).length]));
   }
 
   get totalRank(): number {
     return Object.values(this.activeRanks()).reduce((a, b) => a + b, 0);
   }
 
-  /** The last allocation's importance per layer, streamed in the trainer's step metrics. */
-  layerImportance(): Record<string, number> {
-    return { ...this.importance };
-  }
-
   rankDistribution(): Record<number, number> {
     return rankDistribution(this.activeRanks());
   }
 
-  /** PEFT's rank_pattern: keep flags per `<module>.lora_E`. */
-  rankPattern(): Record<string, boolean[]> {
-    return Object.fromEntries(this.layers.map((l) => [l.paramName('lora_E'), this.keep.get(l) ?? Array<boolean>(l.r).fill(true)]));
-  }
-
-  async afterStep(ctx: AfterStepContext): Promise<void> {
-    const c = this.applied.config;
-    const step = ctx.step;
-    const end = c.total_step - c.tfinal;
-    if (this.finalPattern || step > end) {
-      await maskSingularValues(ctx.executable, this.layers, this.keep);
-      this.record(step, budgetAt(c, this.layers.length, step).budget, false);
-      return;
-    }
-    if (step < end) await this.updateImportance(ctx);
-    const { budget, mask } = budgetAt(c, this.layers.length, step);
-    if (mask || step === end) {
-      this.allocate(budget);
-      await maskSingularValues(ctx.executable, this.layers, this.keep);
-    }
-    if (step === end) {
-      this.finalPattern = true;
-      this.ipt.clear();
-      this.unc.clear();
-    }
-    this.record(step, budget, mask || step === end);
-  }
-
-  private record(step: number, budget: number, reallocated: boolean): void {
-    this.history.push({ step, budget, totalRank: this.totalRank, reallocated });
-  }
-
-  private async updateImportance(ctx: AfterStepContext): Promise<void> {
-    const { beta1, beta2 } = this.applied.config;
-    const names = this.layers.flatMap((l) => KINDS.map((k) => l.paramName(k)));
-    const values = await ctx.executable.getParameters(names);
-    for (const n of names) {
-      const p = values[n].data;
-      const g = ctx.outputs[gradName(n)]?.data;
-      if (!g) throw new AdapterConfigError('exposeGradients', `AdaLoRA needs the gradient output '${gradName(n)}'; create the Trainer with exposeGradients: true`);
-      const avg = this.ipt.get(n) ?? new Float64Array(p.length);
-      const unc = this.unc.get(n) ?? new Float64Array(p.length);
-      for (let i = 0; i < p.length; i++) {
-        const s = Math.abs(Number(p[i]) * Number(g[i]));
-        avg[i] = beta1 * avg[i] + (1 - beta1) * s;
-        unc[i] = beta2 * unc[i] + (1 - beta2) * Math.abs(s - avg[i]);
-      }
-      this.ipt.set(n, avg);
-      this.unc.set(n, unc);
-    }
-  }
-
-  private score(name: string, i: number): number {
-    return (this.ipt.get(name)?.[i] ?? 0) * (this.unc.get(name)?.[i] ?? 0);
-  }
-
-  /** Triplet score of each component of a layer. */
-  private triplets(l: AdaLoraLayer): Float64Array {
-    const out = new Float64Array(l.r);
-    const [a, b, e] = [l.paramName('lora_A'), l.paramName('lora_B'), l.paramName('lora_E')];
-    for (let i = 0; i < l.r; i++) {
-      let sa = 0;
-      for (let j = 0; j < l.inFeatures; j++) sa += this.score(a, i * l.inFeatures + j);
-      let sb = 0;
-      for (let o = 0; o < l.outFeatures; o++) sb += this.score(b, o * l.r + i);
-      out[i] = this.score(e, i) + sa / l.inFeatures + sb / l.outFeatures;
-    }
-    return out;
-  }
-
-  /** Masks every triplet scoring at or below the (init - budget)-th smallest score. */
-  private allocate(budget: number): void {
-    const scores = new Map(this.layers.map((l) => [l, this.triplets(l)] as const));
-    const all = [...scores.values()].flatMap((s) => [...s]).sort((x, y) => x - y);
-    const k = this.initBudget - budget;
-    const threshold = k > 0 ? all[k - 1] : -Infinity;
-    this.importance = {};
-    for (const [l, s] of scores) {
-      this.keep.set(l, [...s].map((v) => !(v <= threshold)));
-      this.importance[l.path] = s.reduce((x, y) => x + y, 0) / l.r;
-    }
-  }
-
-  state(): JsonValue {
-    const vec = (m: Map<string, Float64Array>) => Object.fromEntries([...m].map(([k, v]) => [k, [...v]]));
+  metrics(): Record<string, HookMetric> {
+    const ranks = this.activeRanks();
     return {
-      ipt: vec(this.ipt),
-      unc: vec(this.unc),
-      keep: Object.fromEntries([...this.keep].map(([l, k]) => [l.path, k])),
-      finalPattern: this.finalPattern,
+      activeRanks: ranks,
+      rankDistribution: Object.fromEntries(Object.entries(rankDistribution(ranks)).map(([k, v]) => [String(k), v])),
+      ...(Object.keys(this.importance).length ? { layerImportance: { ...this.importance } } : {}),
     };
   }
 
+  /** PEFT's rank_pattern: keep flags per `<module>.lora_E`. */
+  rankPattern(): Record<string, boolean[]> {
+    return Object.fromEntries(this.layers.map((l, i) => [l.paramName('lora_E'), [...this.keep[i]]]));
+  }
+
+  /** The host's mirror of the mask and importance (the averages themselves are trainer state tensors). */
+  state(): JsonValue {
+    return { keep: Object.fromEntries(this.layers.map((l, i) => [l.path, this.keep[i]])), importance: this.importance };
+  }
+
   restore(s: JsonValue): void {
-    const o = s as { ipt: Record<string, number[]>; unc: Record<string, number[]>; keep: Record<string, boolean[]>; finalPattern: boolean };
-    this.ipt.clear();
-    this.unc.clear();
-    for (const [k, v] of Object.entries(o.ipt)) this.ipt.set(k, Float64Array.from(v));
-    for (const [k, v] of Object.entries(o.unc)) this.unc.set(k, Float64Array.from(v));
-    this.keep.clear();
-    for (const l of this.layers) if (o.keep[l.path]) this.keep.set(l, [...o.keep[l.path]]);
-    this.finalPattern = o.finalPattern;
+    const o = s as { keep?: Record<string, boolean[]>; importance?: Record<string, number> };
+    this.keep = this.layers.map((l, i) => (o.keep?.[l.path] ? [...o.keep[l.path]] : this.keep[i]));
+    this.importance = { ...(o.importance ?? {}) };
   }
 }
 

@@ -46,7 +46,7 @@ export function dyLoraHook(dy: DyLora, opts: { evalRank?: number; maxTrainRank?:
       return dy.feedsForRank(lastRank);
     },
     evalFeeds: () => dy.feedsForRank(evalRank),
-    activeRanks: () => Object.fromEntries(Object.entries(dy.layerRanks).map(([l, r]) => [l, Math.min(lastRank, r)])),
+    metrics: () => ({ activeRanks: Object.fromEntries(Object.entries(dy.layerRanks).map(([l, r]) => [l, Math.min(lastRank, r)])), drawnRank: lastRank }),
     state: (): JsonValue => ({ evalRank, maxTrainRank, lastRank }),
     restore(s: JsonValue) {
       const o = s as { evalRank?: number; maxTrainRank?: number; lastRank?: number };

@@ -1,7 +1,8 @@
-import type { AfterStepContext, HostTensor, JsonValue, Module, StepHook } from '@lowrank/core';
+import { ops, type AfterStepContext, type HookMetric, type HostTensor, type JsonValue, type Module, type StepContext, type StepGraphContext, type StepHook, type Tensor } from '@lowrank/core';
 import type { AppliedAdaLora } from '../adalora/apply.js';
+import { absOf } from '../adalora/importance-graph.js';
 import type { AdaLoraLayer } from '../adalora/layer.js';
-import { maskSingularValues, rankDistribution, ranksOf } from '../adalora/masking.js';
+import { rankDistribution } from '../adalora/masking.js';
 import { loraLayers } from '../apply.js';
 import type { LoraConfig } from '../config.js';
 import { AdapterConfigError } from '../errors.js';
@@ -17,68 +18,130 @@ export interface MagnitudePruneOptions {
   readonly minRank?: number;
 }
 
+/** Per-step switches the host feeds from the pruning schedule. */
+export const PRUNE_NOW_INPUT = 'prune.now';
+export const PRUNE_MASK_INPUT = 'prune.mask';
+/** Resident keep-mask over all singular values (layer by layer), and its per-step output. */
+export const PRUNE_KEEP = 'prune.keep';
+
 /**
  * The lighter rank-pruning policy: no sensitivity statistics, just the
  * magnitude of each singular value |E_i| against a threshold, applied every
  * `every` steps on AdaLoRA's SVD layers. Pruned components stay pruned.
+ * The keep-mask is state of the step graph and the masking happens there, after
+ * the update; the host feeds two scalars per step and reads the mask back
+ * (one float per singular value) for the metrics.
  */
 export class MagnitudeRankPruner implements StepHook {
   readonly name = 'magnitude-prune';
-  private readonly keep = new Map<AdaLoraLayer, boolean[]>();
   readonly history: { step: number; totalRank: number }[] = [];
   private readonly layers: readonly AdaLoraLayer[];
+  private keep: boolean[][];
 
   constructor(
     applied: AppliedAdaLora,
     private readonly opts: MagnitudePruneOptions,
   ) {
     if (!(opts.threshold >= 0)) throw new AdapterConfigError('threshold', `must be >= 0, got ${opts.threshold}`);
+    for (const [k, v, min] of [['start', opts.start, 0], ['every', opts.every, 1], ['minRank', opts.minRank, 0]] as const) {
+      if (v !== undefined && !(Number.isInteger(v) && v >= min)) throw new AdapterConfigError(k, `must be an integer >= ${min}, got ${v}`);
+    }
     this.layers = applied.layers.filter((l) => l.r > 0);
+    this.keep = this.layers.map((l) => Array<boolean>(l.r).fill(true));
+  }
+
+  extendStep(ctx: StepGraphContext): void {
+    if (this.layers.length === 0) return;
+    const on = (name: string): Tensor => ops.logicalAnd(ctx.commit, ops.greater(ctx.input(name), 0.5));
+    const prune = on(PRUNE_NOW_INPUT);
+    const mask = on(PRUNE_MASK_INPUT);
+    const total = this.layers.reduce((s, l) => s + l.r, 0);
+    const keep = ctx.state(PRUNE_KEEP, [total], 1);
+    const next: Tensor[] = [];
+    let offset = 0;
+    for (const l of this.layers) {
+      const name = l.paramName('lora_E');
+      const e = ctx.newValue(name);
+      const prev = ops.greater(ops.slice(keep, [offset], [offset + l.r]), 0.5);
+      const kept = ops.where(prune, keptAfterPruning(ctx, e, prev, this.opts.threshold, Math.min(this.opts.minRank ?? 1, l.r)), prev);
+      next.push(ops.cast(kept, 'f32'));
+      ctx.setNewValue(name, ops.where(mask, ops.where(ops.reshape(kept, [l.r, 1]), e, 0), e));
+      offset += l.r;
+    }
+    const nextKeep = next.length === 1 ? next[0] : ops.concat(next, 0);
+    ctx.setState(PRUNE_KEEP, nextKeep);
+    ctx.output(PRUNE_KEEP, nextKeep);
+  }
+
+  private pruneStep(step: number): boolean {
+    const start = this.opts.start ?? 0;
+    return step >= start && (step - start) % (this.opts.every ?? 1) === 0;
+  }
+
+  feeds(ctx: StepContext): Record<string, HostTensor> {
+    const f = (v: boolean): HostTensor => ({ shape: [], dtype: 'f32', data: Float32Array.of(v ? 1 : 0) });
+    // Once the first pass has run, the mask is applied after every update (pruned values stay zero).
+    return { [PRUNE_NOW_INPUT]: f(this.pruneStep(ctx.step)), [PRUNE_MASK_INPUT]: f(ctx.step >= (this.opts.start ?? 0)) };
+  }
+
+  afterStep(ctx: AfterStepContext): void {
+    const keep = ctx.outputs[PRUNE_KEEP]?.data;
+    if (keep) {
+      let offset = 0;
+      this.keep = this.layers.map((l) => {
+        const flags = Array.from({ length: l.r }, (_, i) => Number(keep[offset + i]) > 0.5);
+        offset += l.r;
+        return flags;
+      });
+    }
+    this.history.push({ step: ctx.step, totalRank: Object.values(this.activeRanks()).reduce((a, b) => a + b, 0) });
   }
 
   activeRanks(): Record<string, number> {
-    return ranksOf(this.layers, this.keep);
+    return Object.fromEntries(this.layers.map((l, i) => [l.path, this.keep[i].filter(Boolean).length]));
   }
 
   rankDistribution(): Record<number, number> {
     return rankDistribution(this.activeRanks());
   }
 
-  rankPattern(): Record<string, boolean[]> {
-    return Object.fromEntries(this.layers.map((l) => [l.paramName('lora_E'), this.keep.get(l) ?? Array<boolean>(l.r).fill(true)]));
+  metrics(): Record<string, HookMetric> {
+    const ranks = this.activeRanks();
+    return { activeRanks: ranks, rankDistribution: Object.fromEntries(Object.entries(rankDistribution(ranks)).map(([k, v]) => [String(k), v])) };
   }
 
-  async afterStep(ctx: AfterStepContext): Promise<void> {
-    const start = this.opts.start ?? 0;
-    const every = this.opts.every ?? 1;
-    if (ctx.step >= start && (ctx.step - start) % every === 0) {
-      const values = await ctx.executable.getParameters(this.layers.map((l) => l.paramName('lora_E')));
-      for (const l of this.layers) {
-        const e = values[l.paramName('lora_E')].data;
-        const prev = this.keep.get(l) ?? Array<boolean>(l.r).fill(true);
-        const next = prev.map((k, i) => k && Math.abs(Number(e[i])) >= this.opts.threshold);
-        // Keep the largest singular values when the threshold would leave fewer than minRank.
-        const minRank = Math.min(this.opts.minRank ?? 1, l.r);
-        if (next.filter(Boolean).length < minRank) {
-          const order = [...e].map((v, i) => [Math.abs(Number(v)), i] as const).filter(([, i]) => prev[i]).sort((a, b) => b[0] - a[0]);
-          for (const [, i] of order.slice(0, minRank)) next[i] = true;
-        }
-        this.keep.set(l, next);
-      }
-    }
-    if (this.keep.size) await maskSingularValues(ctx.executable, this.layers, this.keep);
-    this.history.push({ step: ctx.step, totalRank: Object.values(this.activeRanks()).reduce((a, b) => a + b, 0) });
+  rankPattern(): Record<string, boolean[]> {
+    return Object.fromEntries(this.layers.map((l, i) => [l.paramName('lora_E'), [...this.keep[i]]]));
   }
 
   state(): JsonValue {
-    return Object.fromEntries([...this.keep].map(([l, k]) => [l.path, k]));
+    return Object.fromEntries(this.layers.map((l, i) => [l.path, this.keep[i]]));
   }
 
   restore(s: JsonValue): void {
     const o = s as Record<string, boolean[]>;
-    this.keep.clear();
-    for (const l of this.layers) if (o[l.path]) this.keep.set(l, [...o[l.path]]);
+    this.keep = this.layers.map((l, i) => (o[l.path] ? [...o[l.path]] : this.keep[i]));
   }
+}
+
+/**
+ * One pruning pass on a layer, in the graph: keep i while it was kept and
+ * |E_i| ≥ threshold; when that leaves fewer than `minRank`, also keep the
+ * `minRank` largest |E_i| among those kept before (ties to the lower index).
+ */
+function keptAfterPruning(ctx: StepGraphContext, e: Tensor, prev: Tensor, threshold: number, minRank: number): Tensor {
+  const r = e.shape[0];
+  const mag = absOf(ops.reshape(e, [r]));
+  const passed = ops.logicalAnd(prev, ops.greaterEqual(mag, threshold));
+  const short = ops.less(ops.sum(ops.cast(passed, 'f32')), minRank);
+  // ahead[i, j]: j was kept and comes before i in descending |E| order (a stable sort's order).
+  const row = (t: Tensor) => ops.reshape(t, [1, r]);
+  const col = (t: Tensor) => ops.reshape(t, [r, 1]);
+  const lowerIndex = ops.greater(ops.constant(ctx.graph, Array.from({ length: r * r }, (_, k) => (k % r < Math.floor(k / r) ? 1 : 0)), [r, r]), 0.5);
+  const before = ops.logicalOr(ops.greater(row(mag), col(mag)), ops.logicalAnd(ops.equal(row(mag), col(mag)), lowerIndex));
+  const ahead = ops.logicalAnd(before, row(prev));
+  const largest = ops.logicalAnd(prev, ops.less(ops.sum(ops.cast(ahead, 'f32'), [1]), minRank));
+  return ops.logicalOr(passed, ops.logicalAnd(short, largest));
 }
 
 /**

@@ -134,8 +134,8 @@ export async function runTrain(a: TrainArgs, out: ProgressOutput): Promise<Train
     seed: a.seed,
     data: data.stream,
     eval: { every: a.evalEvery > 0 ? a.evalEvery : a.steps, batches: () => evalSet },
-    hooks: adapted.hooks,
-    activeRanks: adapted.ranks,
+    // Every adapted module's rank goes into the step metrics; a hook that changes ranks reports its own over these.
+    hooks: [{ name: 'ranks', metrics: () => ({ activeRanks: adapted.ranks }) }, ...adapted.hooks],
     checkpointing: toCorePolicy(a.checkpointing),
   });
   loading.loaded(meter);

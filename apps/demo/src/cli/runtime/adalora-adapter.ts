@@ -43,7 +43,8 @@ export function adaptAdaLora<V extends ParameterValue>(base: AdaptableBase<V>, s
     ranks: Object.fromEntries(applied.layers.map((l) => [l.path, l.r])),
     hooks: [allocator],
     config: resolveLoraConfig({ r: spec.r, lora_alpha: spec.alpha, target_modules: targetModules, lora_dropout: spec.dropout }),
-    exposeGradients: true,
+    // The allocator scores and masks inside the step graph: no gradient output needed.
+    exposeGradients: false,
     lossTerm: (graph: Graph): Tensor | undefined => {
       if (!training) return undefined;
       const reg = orthogonalRegularizer(graph, applied);

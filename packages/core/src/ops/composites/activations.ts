@@ -1,6 +1,5 @@
-import type { Tensor } from '../../graph/tensor.js';
-import { add, erf, mul, pow, sigmoid, tanh } from '../elementwise.js';
-import { defineOp, dtypeRule, emit } from '../registry.js';
+import { add, erf, mul, pow, sigmoid, tanh } from '../emit.js';
+import { defineOp, dtypeRule } from '../registry.js';
 
 type GeluAttrs = { approximate: string };
 
@@ -25,5 +24,4 @@ defineOp({
   expand: ([x]) => mul(x, sigmoid(x)),
 });
 
-export const gelu = (x: Tensor, approximate: 'none' | 'tanh' = 'none'): Tensor => emit('gelu', [x], { approximate });
-export const silu = (x: Tensor): Tensor => emit('silu', [x]);
+export { gelu, silu } from '../emit.js';

@@ -1,9 +1,5 @@
-import type { Tensor } from '../../graph/tensor.js';
-import { constant } from '../creation.js';
-import { add, mul, where } from '../elementwise.js';
-import { matmul } from '../matmul.js';
-import { softmax } from '../reduce.js';
-import { defineOp, emit, shapeRule } from '../registry.js';
+import { add, constant, matmul, mul, softmax, where } from '../emit.js';
+import { defineOp, shapeRule } from '../registry.js';
 
 type AttentionAttrs = { causal: boolean; scale: number; hasMask: boolean };
 
@@ -41,16 +37,4 @@ defineOp<AttentionAttrs>({
   },
 });
 
-export interface AttentionOptions {
-  causal?: boolean;
-  /** Defaults to 1/sqrt(head dim). */
-  scale?: number;
-  /** Additive f32 mask broadcastable to [..., Sq, Sk] (0 keeps, large negative drops). */
-  mask?: Tensor;
-}
-
-export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions = {}): Tensor {
-  const scale = opts.scale ?? 1 / Math.sqrt(q.shape[q.rank - 1]);
-  const inputs = opts.mask ? [q, k, v, opts.mask] : [q, k, v];
-  return emit('attention', inputs, { causal: opts.causal ?? false, scale, hasMask: !!opts.mask });
-}
+export { attention, type AttentionOptions } from '../emit.js';

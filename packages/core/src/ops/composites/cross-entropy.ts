@@ -1,9 +1,6 @@
 import type { Tensor } from '../../graph/tensor.js';
-import { arange } from '../creation.js';
-import { cast, div, equal, exp, maximum, mul, neg, notEqual, sub, where } from '../elementwise.js';
-import { logSoftmax, sum } from '../reduce.js';
-import { defineOp, dtypeRule, emit, shapeRule } from '../registry.js';
-import { broadcastTo, expandDims } from '../shape-ops.js';
+import { arange, broadcastTo, cast, div, equal, exp, expandDims, logSoftmax, maximum, mul, neg, notEqual, sub, sum, where } from '../emit.js';
+import { defineOp, dtypeRule, shapeRule } from '../registry.js';
 
 type CeAttrs = { ignoreIndex: number };
 
@@ -44,5 +41,4 @@ defineOp<CeAttrs>({
   flops: ([logits]) => 8 * logits.shape.reduce((p, d) => p * d, 1),
 });
 
-export const crossEntropy = (logits: Tensor, labels: Tensor, ignoreIndex = -100): Tensor =>
-  emit('crossEntropy', [logits, labels], { ignoreIndex });
+export { crossEntropy } from '../emit.js';

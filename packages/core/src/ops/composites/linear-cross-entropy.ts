@@ -1,9 +1,6 @@
 import type { Tensor } from '../../graph/tensor.js';
 import { GraphError } from '../../errors.js';
-import { cast, div, maximum, mul, notEqual, sub, tanh, where } from '../elementwise.js';
-import { gather } from '../gather.js';
-import { sum } from '../reduce.js';
-import { linearLogSumExp } from './linear-log-sum-exp.js';
+import { cast, div, gather, linearLogSumExp, maximum, mul, notEqual, sub, sum, tanh, where } from '../emit.js';
 
 export interface LinearCrossEntropyOptions {
   /** Tokens per block of the log-sum-exp (the largest logits block ever held is [chunk, vocab]). */

@@ -1,7 +1,6 @@
 import type { Tensor } from '../../graph/tensor.js';
-import { add, mul, rsqrt, sub } from '../elementwise.js';
-import { mean } from '../reduce.js';
-import { defineOp, emit, shapeRule } from '../registry.js';
+import { add, mean, mul, rsqrt, sub } from '../emit.js';
+import { defineOp, shapeRule } from '../registry.js';
 
 type EpsAttrs = { eps: number };
 
@@ -36,5 +35,4 @@ defineOp<EpsAttrs>({
   },
 });
 
-export const layerNorm = (x: Tensor, weight: Tensor, bias: Tensor, eps = 1e-5): Tensor => emit('layerNorm', [x, weight, bias], { eps });
-export const rmsNorm = (x: Tensor, weight: Tensor, eps = 1e-6): Tensor => emit('rmsNorm', [x, weight], { eps });
+export { layerNorm, rmsNorm } from '../emit.js';

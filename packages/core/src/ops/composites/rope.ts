@@ -1,9 +1,6 @@
 import type { Tensor } from '../../graph/tensor.js';
-import { constant } from '../creation.js';
-import { add, cast, cos, mul, neg, sin } from '../elementwise.js';
-import { matmul } from '../matmul.js';
-import { defineOp, dtypeRule, emit, shapeRule } from '../registry.js';
-import { concat, reshape, sliceAxis } from '../shape-ops.js';
+import { add, cast, concat, constant, cos, matmul, mul, neg, reshape, sin, sliceAxis } from '../emit.js';
+import { defineOp, dtypeRule, shapeRule } from '../registry.js';
 
 /**
  * Rotary embedding in Hugging Face LLaMA's rotate-half layout:
@@ -23,7 +20,7 @@ defineOp({
   },
 });
 
-export const rope = (x: Tensor, cosTable: Tensor, sinTable: Tensor): Tensor => emit('rope', [x, cosTable, sinTable]);
+export { rope } from '../emit.js';
 
 /**
  * cos and sin tables [seq, dim] for i32 `positions` [seq], as transformers builds them:
