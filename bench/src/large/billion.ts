@@ -6,7 +6,7 @@
  * tokens/s comparison. Appends a table to bench/RESULTS.md.
  *
  *   pnpm --filter @lowrank/bench bench:billion [--model=DIR] [--steps=3] [--batch=2] [--seq=256]
- *     [--runs=qlora:bf16:sqrt,lora:bf16:sqrt,...] [--torch=true] [--no-record]
+ *     [--runs=qlora:bf16:sqrt,lora:bf16:sqrt,lora:bf16:sqrt:no-arena,...] [--torch=true] [--no-record]
  */
 import { spawnSync } from 'node:child_process';
 import { appendFileSync, existsSync } from 'node:fs';
@@ -24,8 +24,8 @@ const steps = Number(args.steps ?? 3);
 const batch = Number(args.batch ?? 2);
 const seq = Number(args.seq ?? 256);
 const runs = (args.runs ?? 'qlora:bf16:sqrt,lora:bf16:sqrt,lora:bf16:none,lora:f32:sqrt').split(',').map((r) => {
-  const [variant, baseDtype, checkpointing] = r.split(':');
-  return { variant, baseDtype, checkpointing } as Pick<LargeRunConfig, 'variant' | 'baseDtype' | 'checkpointing'>;
+  const [variant, baseDtype, checkpointing, arena] = r.split(':');
+  return { variant, baseDtype, checkpointing, ...(arena === 'no-arena' ? { memoryArena: false } : {}) } as Pick<LargeRunConfig, 'variant' | 'baseDtype' | 'checkpointing' | 'memoryArena'>;
 });
 const here = fileURLToPath(new URL('.', import.meta.url));
 
@@ -67,15 +67,15 @@ const fmt = (v: number, d = 0) => v.toFixed(d);
 await ensureFixture();
 const results: LargeRunResult[] = [];
 for (const r of runs) {
-  const c: LargeRunConfig = { model, variant: r.variant, baseDtype: r.baseDtype as StorageDtype, checkpointing: r.checkpointing, steps, batch, seq };
-  process.stderr.write(`[billion] ${r.variant} base ${r.baseDtype} checkpointing ${r.checkpointing}\n`);
+  const c: LargeRunConfig = { model, variant: r.variant, baseDtype: r.baseDtype as StorageDtype, checkpointing: r.checkpointing, steps, batch, seq, ...(r.memoryArena === false ? { memoryArena: false } : {}) };
+  process.stderr.write(`[billion] ${r.variant} base ${r.baseDtype} checkpointing ${r.checkpointing}${r.memoryArena === false ? ' (ORT arena off)' : ''}\n`);
   results.push(child(c));
 }
 const torch = args.torch === 'false' ? 'not run (--torch=false)' : torchPeer();
 
 const rows = results.map((r) => {
   const vsTorch = typeof torch === 'string' ? 'n/a' : `${(r.tokensPerSecond / torch.tokensPerSecond).toFixed(2)}×`;
-  return `| ${r.variant} | ${r.baseDtype} | ${r.checkpointing} | ${fmt(r.baseBytes / 1e6)} | ${fmt(r.firstStepSeconds, 1)} | ${r.stepSeconds.map((s) => s.toFixed(1)).join(' / ')} | ${fmt(r.tokensPerSecond, 1)} | ${vsTorch} | ${fmt(r.plannedActivationsMB)} | ${fmt(r.rssBeforeStepsMB)} | **${fmt(r.peakRssMB)}** | ${r.losses.map((l) => l.toFixed(4)).join(' ')} | ${r.loadavg.toFixed(1)} |`;
+  return `| ${r.variant} | ${r.baseDtype} | ${r.checkpointing}${r.memoryArena === false ? ', arena off' : ''} | ${fmt(r.baseBytes / 1e6)} | ${fmt(r.firstStepSeconds, 1)} | ${r.stepSeconds.map((s) => s.toFixed(1)).join(' / ')} | ${fmt(r.tokensPerSecond, 1)} | ${vsTorch} | ${fmt(r.plannedActivationsMB)} | ${fmt(r.rssBeforeStepsMB)} | **${fmt(r.peakRssMB)}** | ${r.losses.map((l) => l.toFixed(4)).join(' ')} | ${r.loadavg.toFixed(1)} |`;
 });
 const torchLine =
   typeof torch === 'string'

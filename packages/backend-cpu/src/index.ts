@@ -13,6 +13,11 @@ export interface CpuBackendOptions {
   readonly optimizedModelFilePath?: string;
   /** Gate recomputed checkpoint segments on the backward pass (default true; false only to measure the difference). */
   readonly orderRecompute?: boolean;
+  /**
+   * ONNX Runtime's memory arena (default true). false trades speed for memory:
+   * on a 1.1B-parameter LoRA step, 8% lower peak RSS and a 3.5x slower step.
+   */
+  readonly memoryArena?: boolean;
 }
 
 /**
@@ -28,6 +33,7 @@ export function createCpuBackend(opts: CpuBackendOptions = {}): Backend {
     residentParameters: true,
     ...(opts.fuse !== undefined ? { fuse: opts.fuse } : {}),
     ...(opts.maxIdleSessions !== undefined ? { maxIdleSessions: opts.maxIdleSessions } : {}),
+    ...(opts.memoryArena !== undefined ? { memoryArena: opts.memoryArena } : {}),
     ...(opts.optimizedModelFilePath ? { optimizedModelFilePath: opts.optimizedModelFilePath } : {}),
     ...(opts.orderRecompute !== undefined ? { orderRecompute: opts.orderRecompute } : {}),
   });

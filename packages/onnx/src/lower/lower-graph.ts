@@ -1,9 +1,9 @@
-import { getOp, Graph, schedule, SignatureError, UnsupportedOpError, type DType, type HostTensor, type NodeData } from '@lowrank/core';
+import { expandComposite, getOp, Graph, schedule, SignatureError, UnsupportedOpError, type DType, type HostTensor, type NodeData } from '@lowrank/core';
 import type { FileRange, OnnxModel, OnnxValueInfo } from '../model/onnx-types.js';
 import { bytesOf, encodeValues, onnxDataType } from './dtypes.js';
 import { getFusedLowering, getLowering } from './lowering-registry.js';
 import { OnnxBuilder } from './onnx-builder.js';
-import { foldGates, gateCondition, gateValue, inputsToGate, orderGates } from './recompute-order.js';
+import { constantValues, expansionFoldGates, foldGates, gateCondition, gateValue, inputsToGate, orderGates, orderWithGates } from './recompute-order.js';
 import './lower-elementwise.js';
 import './lower-reduce-shape.js';
 import './lower-indexing.js';
@@ -117,30 +117,47 @@ export function lowerGraph(graph: Graph, opts: LowerOptions = {}): LoweredGraph 
     if (def.kind === 'composite') {
       const fused = canFuse(node.op) ? getFusedLowering(node.op) : undefined;
       if (fused) return fused({ b, node, inputs: ins, inputInfo, contrib });
-      return lowerExpansion(node, ins, inputInfo, recomputeOf, coreId);
+      // Which inputs are constants (frozen parameters or values made from them only): known for top-level nodes.
+      const constantIns = g === graph ? node.inputs.map((i) => constants.has(i)) : node.inputs.map(() => false);
+      return lowerExpansion(node, ins, inputInfo, recomputeOf, coreId, constantIns);
     }
     const lower = getLowering(node.op);
     if (!lower) throw new UnsupportedOpError(backend, node.op, `no ONNX lowering for this ${def.kind} op (dtype ${node.dtype})`);
     return lower({ b, node, inputs: ins, inputInfo, contrib });
   };
 
-  /** Lowers a composite through its expansion traced into a scratch graph. */
-  const lowerExpansion = (node: NodeData, ins: readonly string[], inputInfo: readonly NodeData[], recomputeOf: string | undefined, coreId: string): string => {
-    const scratch = new Graph();
+  /**
+   * Lowers a composite through core's expansion of it (down to primitives and
+   * the composites this lowering fuses), so lowerNode never re-enters here.
+   */
+  const lowerExpansion = (node: NodeData, ins: readonly string[], inputInfo: readonly NodeData[], recomputeOf: string | undefined, coreId: string, constantIns: readonly boolean[]): string => {
+    const { graph: expanded } = expandComposite(node.op, node.attrs, inputInfo, (op) => canFuse(op) && getFusedLowering(op) !== undefined);
     const local = new Map<string, string>();
-    const ts = inputInfo.map((info, i) => {
-      const t = scratch.input(`in${i}`, info.shape, info.dtype);
-      local.set(t.id, ins[i]);
-      return t;
-    });
-    const out = getOp(node.op).expand!(ts, node.attrs);
-    for (const sid of schedule(scratch, [out.id])) {
+    inputInfo.forEach((_, i) => local.set(expanded.inputs.get(`in${i}`)!.id, ins[i]));
+    const out = expanded.outputs.get('out')!;
+    const subOrder = schedule(expanded, [out]);
+    // Large constant-only values inside the expansion wait for the composite's first runtime input.
+    const runtimeIn = constantIns.indexOf(false);
+    const toGate = runtimeIn < 0 ? new Set<string>() : expansionFoldGates(expanded, subOrder, new Set(inputInfo.flatMap((_, i) => (constantIns[i] ? [expanded.inputs.get(`in${i}`)!.id] : []))));
+    let cond: string | undefined;
+    for (const sid of subOrder) {
       if (local.has(sid)) continue;
-      local.set(sid, lowerNode(scratch, scratch.node(sid), local, recomputeOf, `${coreId}.${sid}`));
+      let lookup: NameLookup = local;
+      if (toGate.has(sid)) {
+        cond ??= gateCondition(b, ins[runtimeIn]);
+        const overrides = new Map<string, string>();
+        for (const i of expanded.node(sid).inputs) {
+          const info = expanded.node(i);
+          overrides.set(i, gateValue(b, local.get(i)!, cond, info.shape, info.dtype));
+        }
+        lookup = { get: (k) => overrides.get(k) ?? local.get(k) };
+      }
+      local.set(sid, lowerNode(expanded, expanded.node(sid), lookup, recomputeOf, `${coreId}.${sid}`));
     }
-    return local.get(out.id)!;
+    return local.get(out)!;
   };
 
+  const constants = constantValues(graph, order, inputParams);
   let recomputedOnnxNodes = 0;
   const gates = opts.orderRecompute === false ? new Map<string, string[]>() : orderGates(graph, order);
   // Large values computed from constants only are gated on a runtime value, so ORT cannot fold them;
@@ -153,7 +170,7 @@ export function lowerGraph(graph: Graph, opts: LowerOptions = {}): LoweredGraph 
   }
   const gated = new Map<string, string>();
   const conditions = new Map<string, string>();
-  for (const id of order) {
+  for (const id of orderWithGates(graph, order, gates)) {
     if (names.has(id)) continue;
     const node = graph.node(id);
     const before = b.nodes.length;

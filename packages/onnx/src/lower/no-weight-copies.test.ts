@@ -77,5 +77,25 @@ describe('frozen weights are not duplicated or expanded by ORT constant folding'
     const m = await optimized(g, values, 'nf4-dq');
     expect(bigFloatInitializers(m, 256 * 384)).toEqual([]);
   });
-});
 
+  it('the chunked LM head upcasts a bf16 table one vocabulary block at a time, never the whole table', async () => {
+    const vocab = 2048;
+    const g = new Graph();
+    const h = g.param('h', [64, 128], { trainable: true });
+    const table = g.param('table', [vocab, 128], { dtype: 'bf16' });
+    const labels = g.input('labels', [64], 'i32');
+    const loss = ops.linearCrossEntropy(h, table, labels, { chunk: 16 });
+    g.output('loss', loss);
+    g.output('gh', grad(loss, [h])[0]);
+    const path = join(dir, 'lm-head.onnx');
+    const backend = createOrtBackend({ name: 'cpu', executionProviders: ['cpu'], threads: 1, optimizedModelFilePath: path });
+    const exe = await backend.compile(g);
+    await exe.setParameters({ h: f32([64, 128], 0.01), table: { shape: [vocab, 128], dtype: 'bf16', data: new Uint16Array(vocab * 128).fill(0x3c00) } });
+    await exe.run({ labels: { shape: [64], dtype: 'i32', data: Int32Array.from({ length: 64 }, (_, i) => (i * 37) % vocab) } });
+    backend.dispose();
+    const m = inspectModel(readFileSync(path));
+    // 64 tokens in blocks of 16 -> 4 vocabulary blocks of 512 rows: no f32 initializer of even one block.
+    expect(bigFloatInitializers(m, 512 * 128)).toEqual([]);
+    expect(m.initializerInfo.filter((t) => t.dataType === 16).map((t) => t.name)).toEqual(['table']);
+  });
+});

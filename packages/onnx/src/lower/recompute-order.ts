@@ -1,4 +1,4 @@
-import { getOp, orderConstraintsOf, type DType, type Graph } from '@lowrank/core';
+import { getOp, GraphError, orderConstraintsOf, type DType, type Graph } from '@lowrank/core';
 import { OnnxDataType } from '../model/onnx-types.js';
 import type { OnnxBuilder } from './onnx-builder.js';
 
@@ -60,6 +60,36 @@ export function inputsToGate(graph: Graph, id: string, all = false): string[] {
 /** Elements above which a value computed from constants only is not left to ORT's constant folding. */
 export const FOLD_LIMIT_ELEMENTS = 1 << 16;
 
+/** Values computed from frozen parameters only (the frozen parameters included), in `order`. */
+export function constantValues(graph: Graph, order: readonly string[], isRuntimeParam: (name: string) => boolean): Set<string> {
+  const constant = new Set<string>();
+  for (const id of order) {
+    const n = graph.node(id);
+    if (n.op === 'param' && !isRuntimeParam(String(n.attrs.name))) constant.add(id);
+    else if (n.inputs.length > 0 && getOp(n.op).kind !== 'source' && n.inputs.every((i) => constant.has(i))) constant.add(id);
+  }
+  return constant;
+}
+
+/**
+ * Inside a composite's expansion (lowered on its own, after the whole graph's
+ * fold gates were placed): the large values it computes from its constant
+ * inputs only, a 16-bit table's upcast slice, say. They are gated on the
+ * composite's runtime input, else ORT folds them into initializers. A gated
+ * value counts as runtime for what follows, so a chain is gated once.
+ */
+export function expansionFoldGates(expanded: Graph, order: readonly string[], constantInputs: ReadonlySet<string>): Set<string> {
+  const constant = new Set(constantInputs);
+  const gated = new Set<string>();
+  for (const id of order) {
+    const n = expanded.node(id);
+    if (constant.has(id) || n.inputs.length === 0 || getOp(n.op).kind === 'source' || !n.inputs.every((i) => constant.has(i))) continue;
+    if (n.shape.reduce((p, d) => p * d, 1) >= FOLD_LIMIT_ELEMENTS) gated.add(id);
+    else constant.add(id);
+  }
+  return gated;
+}
+
 /**
  * For every large value computed from frozen parameters only (an upcast bf16
  * weight, a dequantized 4-bit weight and its absmax), the runtime value to
@@ -69,20 +99,18 @@ export const FOLD_LIMIT_ELEMENTS = 1 << 16;
  * layer's dequantized weight would be made at the start and held until its
  * backward use, a full f32 copy of the model. So the gate is the latest
  * runtime input of the value's use site (its first consumer that reads a
- * runtime value, through chains of constant consumers) scheduled before the
- * value itself, which therefore cannot depend on it; the graph's first
- * runtime input only when there is none.
+ * runtime value, through chains of constant consumers) that does not depend
+ * on the value (core's schedule may place the value long before its use: a
+ * weight remade for the backward, say); the graph's first runtime input only
+ * when there is none.
  */
 export function foldGates(graph: Graph, order: readonly string[], isRuntimeParam: (name: string) => boolean): Map<string, string> {
   const position = new Map(order.map((id, i) => [id, i]));
-  const constant = new Set<string>();
-  let anchor: string | undefined;
-  for (const id of order) {
+  const constant = constantValues(graph, order, isRuntimeParam);
+  const anchor = order.find((id) => {
     const n = graph.node(id);
-    if (n.op === 'param' && !isRuntimeParam(String(n.attrs.name))) constant.add(id);
-    else if (n.op === 'input' || n.op === 'param') anchor ??= id;
-    else if (n.inputs.length > 0 && getOp(n.op).kind !== 'source' && n.inputs.every((i) => constant.has(i))) constant.add(id);
-  }
+    return n.op === 'input' || (n.op === 'param' && isRuntimeParam(String(n.attrs.name)));
+  });
   const useSite = (id: string): string | undefined => {
     let best: string | undefined;
     const seen = new Set<string>();
@@ -101,18 +129,37 @@ export function foldGates(graph: Graph, order: readonly string[], isRuntimeParam
   for (const id of order) {
     const n = graph.node(id);
     if (!constant.has(id) || getOp(n.op).kind === 'source' || n.shape.reduce((p, d) => p * d, 1) < FOLD_LIMIT_ELEMENTS) continue;
-    const at = position.get(id)!;
     const use = useSite(id);
     let dep: string | undefined;
-    for (const i of use ? graph.node(use).inputs : []) {
-      const p = position.get(i);
-      if (p === undefined || p >= at || constant.has(i)) continue;
-      if (dep === undefined || p > position.get(dep)!) dep = i;
+    if (use) {
+      // Any runtime input of the use site that does not itself depend on the value will do; the
+      // latest one (in core's schedule) makes the value as late as possible.
+      const downstream = descendantsBefore(graph, id, position, position.get(use)!);
+      for (const i of graph.node(use).inputs) {
+        const p = position.get(i);
+        if (p === undefined || constant.has(i) || downstream.has(i)) continue;
+        if (dep === undefined || p > position.get(dep)!) dep = i;
+      }
     }
     dep ??= anchor;
     if (dep !== undefined) out.set(id, dep);
   }
   return out;
+}
+
+/** Nodes that depend on `id`, among those scheduled before position `limit` (the only ones that matter there). */
+function descendantsBefore(graph: Graph, id: string, position: ReadonlyMap<string, number>, limit: number): Set<string> {
+  const seen = new Set<string>();
+  const stack = [id];
+  while (stack.length) {
+    for (const c of graph.consumers(stack.pop()!)) {
+      const p = position.get(c);
+      if (p === undefined || p >= limit || seen.has(c)) continue;
+      seen.add(c);
+      stack.push(c);
+    }
+  }
+  return seen;
 }
 
 /**
@@ -138,3 +185,61 @@ export function gateCondition(b: OnnxBuilder, dep: string): string {
   const first = b.op('Slice', [flat, b.int64s([0]), b.int64s([1])]);
   return b.op('Cast', [first], { to: OnnxDataType.BOOL });
 }
+
+/**
+ * `order` changed as little as possible so that every node comes after the
+ * nodes it is gated on (a fold gate may wait for a value core schedules later):
+ * a topological order of data and gate edges, ties broken by position in `order`.
+ */
+export function orderWithGates(graph: Graph, order: readonly string[], gates: ReadonlyMap<string, readonly string[]>): string[] {
+  const position = new Map(order.map((id, i) => [id, i]));
+  const waiting = new Map<string, number>();
+  const next = new Map<string, string[]>();
+  for (const id of order) {
+    const before = new Set([...graph.node(id).inputs, ...(gates.get(id) ?? [])].filter((d) => position.has(d)));
+    waiting.set(id, before.size);
+    for (const d of before) {
+      const list = next.get(d);
+      if (list) list.push(id);
+      else next.set(d, [id]);
+    }
+  }
+  // A binary min-heap of positions of the nodes whose inputs and gates are all placed.
+  const heap: number[] = [];
+  const push = (p: number) => {
+    let i = heap.push(p) - 1;
+    while (i > 0 && heap[(i - 1) >> 1] > heap[i]) {
+      [heap[i], heap[(i - 1) >> 1]] = [heap[(i - 1) >> 1], heap[i]];
+      i = (i - 1) >> 1;
+    }
+  };
+  const pop = (): number => {
+    const top = heap[0];
+    const last = heap.pop()!;
+    if (heap.length > 0) {
+      heap[0] = last;
+      for (let i = 0; ; ) {
+        const l = 2 * i + 1;
+        const m = l + 1 < heap.length && heap[l + 1] < heap[l] ? l + 1 : l;
+        if (l >= heap.length || heap[i] <= heap[m]) break;
+        [heap[i], heap[m]] = [heap[m], heap[i]];
+        i = m;
+      }
+    }
+    return top;
+  };
+  for (const id of order) if (waiting.get(id) === 0) push(position.get(id)!);
+  const out: string[] = [];
+  while (heap.length > 0) {
+    const id = order[pop()];
+    out.push(id);
+    for (const n of next.get(id) ?? []) {
+      const left = waiting.get(n)! - 1;
+      waiting.set(n, left);
+      if (left === 0) push(position.get(n)!);
+    }
+  }
+  if (out.length !== order.length) throw new GraphError(`lowering: order gates form a cycle: ${order.length - out.length} nodes could not be ordered`);
+  return out;
+}
+

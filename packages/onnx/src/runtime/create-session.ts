@@ -28,6 +28,9 @@ function spillInitializers(model: OnnxModel, area: SpillArea): OnnxModel {
   return { ...model, graph: { ...model.graph, initializers } };
 }
 
+/** Initializer bytes above which ORT's weight pre-packing is turned off (see createSession). */
+export const PREPACK_LIMIT_BYTES = 256 * 2 ** 20;
+
 /**
  * Creates an ORT session for a lowered graph, always from bytes in memory.
  * File-backed initializers (a checkpoint's weights, a spilled 4-bit base) are
@@ -50,9 +53,13 @@ export async function createSession(
     let model = lowered.model;
     const inMemory = model.graph.initializers.reduce((s, t) => s + t.data.length, 0);
     if (inMemory > externalDataThresholdBytes) model = spillInitializers(model, area);
-    if (model.graph.initializers.some((t) => t.file)) {
-      opts.extra = { ...opts.extra, session: { ...(opts.extra as { session?: Record<string, string> } | undefined)?.session, model_external_initializers_file_folder_path: '/' } };
-    }
+    const config: Record<string, string> = {};
+    if (model.graph.initializers.some((t) => t.file)) config.model_external_initializers_file_folder_path = '/';
+    // ORT pre-packs every constant matmul operand into a copy of its own (one per use: x·Wᵀ and dY·W
+    // each), and file-backed weights are then read into memory too. A 1.1B f32 base: 9.5 GB peak with
+    // pre-packing, 5.6 GB without, and the step was faster without (bench/RESULTS.md, issue 15).
+    if (lowered.initializerBytes > PREPACK_LIMIT_BYTES) config.disable_prepacking = '1';
+    if (Object.keys(config).length > 0) opts.extra = { ...opts.extra, session: { ...(opts.extra as { session?: Record<string, string> } | undefined)?.session, ...config } };
     const t0 = performance.now();
     const session = await InferenceSession.create(encodeModel(model), opts);
     if (process.env.LOWRANK_DEBUG_SESSION) console.error(`[lowrank:onnx] session for ${context} in ${(performance.now() - t0).toFixed(0)} ms`);

@@ -135,7 +135,8 @@ export class SessionCache {
 
   private finish(e: Entry): void {
     this.retired.delete(e);
-    e.session.then((s) => s.release()).then(e.cleanup, e.cleanup);
+    // With LOWRANK_ORT_PROFILE set, ORT writes its profile only when asked to.
+    e.session.then((s) => (process.env.LOWRANK_ORT_PROFILE ? s.endProfiling() : undefined, s.release())).then(e.cleanup, e.cleanup);
   }
 
   /** Releases every session (backend disposal). */

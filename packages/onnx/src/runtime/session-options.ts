@@ -9,6 +9,8 @@ export interface SessionSettings {
   /** Writes the ORT-optimized model here (inspection and tests). */
   readonly optimizedModelFilePath?: string;
   readonly graphOptimizationLevel?: InferenceSession.SessionOptions['graphOptimizationLevel'];
+  /** ORT's CPU memory arena (default true). */
+  readonly memoryArena?: boolean;
 }
 
 /**
@@ -20,13 +22,18 @@ export interface SessionSettings {
 export function sessionOptions(s: SessionSettings): InferenceSession.SessionOptions {
   return {
     executionProviders: s.executionProviders,
-    graphOptimizationLevel: s.graphOptimizationLevel ?? 'all',
-    enableCpuMemArena: process.env.LOWRANK_ARENA !== '0',
+    graphOptimizationLevel: s.graphOptimizationLevel ?? ((process.env.LOWRANK_ORT_LEVEL as 'all' | undefined) ?? 'all'),
+    enableCpuMemArena: s.memoryArena ?? true,
     enableMemPattern: false,
     executionMode: 'sequential',
     ...(s.threads ? { intraOpNumThreads: s.threads, interOpNumThreads: 1 } : {}),
-    ...(s.optimizedModelFilePath ? { optimizedModelFilePath: s.optimizedModelFilePath } : {}),
+    // LOWRANK_ORT_OPTIMIZED_MODEL=path: debug aid, writes what ORT made of each session's graph (the last one wins).
+    ...(s.optimizedModelFilePath ?? process.env.LOWRANK_ORT_OPTIMIZED_MODEL ? { optimizedModelFilePath: s.optimizedModelFilePath ?? process.env.LOWRANK_ORT_OPTIMIZED_MODEL } : {}),
+    // LOWRANK_ORT_PROFILE=prefix: debug aid, ORT's per-node profile (JSON, written when the session is released).
+    ...(process.env.LOWRANK_ORT_PROFILE ? { enableProfiling: true, profileFilePrefix: process.env.LOWRANK_ORT_PROFILE } : {}),
     logSeverityLevel: 3,
-    extra: { optimization: { disable_specified_optimizers: 'CommonSubexpressionElimination' } },
+    extra: {
+      optimization: { disable_specified_optimizers: 'CommonSubexpressionElimination' },
+    },
   };
 }

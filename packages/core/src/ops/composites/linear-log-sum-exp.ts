@@ -1,12 +1,9 @@
 import { isHalfFloat } from '../../dtype.js';
 import type { Tensor } from '../../graph/tensor.js';
-import { add, cast, div, exp, log, mul, sub, tanh } from '../elementwise.js';
-import { matmul } from '../matmul.js';
-import { max, sum } from '../reduce.js';
-import { defineOp, dtypeRule, emit, shapeRule, type ValueInfo } from '../registry.js';
-import { concat, reshape, sliceAxis, transpose } from '../shape-ops.js';
+import { add, cast, concat, div, exp, log, matmul, max, mul, reshape, sliceAxis, sub, sum, tanh, transpose } from '../emit.js';
+import { defineOp, dtypeRule, shapeRule, type ValueInfo } from '../registry.js';
 
-/** chunk: hidden rows (tokens) per block; softcap: c in c·tanh(z / c) applied to each logit, 0 for none. */
+/** chunk: hidden rows (tokens) per block (a 16-bit table: as many vocabulary blocks); softcap: c in c·tanh(z / c) applied to each logit, 0 for none. */
 export type LinearLseAttrs = { chunk: number; softcap: number };
 
 /** Row ranges [lo, hi) of `chunk` rows each (the last one shorter). */
@@ -40,20 +37,42 @@ function blockLogitsT(rows: Tensor, table: Tensor, softcap: number): { z: Tensor
 }
 
 /*
- * Why token blocks and not vocabulary blocks: a vocabulary block slices the
- * weight, and a slice of a frozen weight reads constants only, which ONNX
- * Runtime folds into a second copy of the table (or, gated against that, copies
- * the whole table per block). A token block slices `hidden`, a computed value,
- * and reads the table whole and in place.
+ * Two ways to block, picked by the table's dtype. An f32 table is read whole
+ * and in place, the tokens visited in blocks: a vocabulary block would slice
+ * the weight, a copy per block. A 16-bit table has no in-place f32 read at
+ * all (CPU kernels take f32), so it is visited in vocabulary blocks, each
+ * slice upcast on its own: the only f32 copy ever held is one block's, where
+ * token blocks would upcast the whole table (262 MB for 32,000 x 2,048) on
+ * every pass. Both keep the same number of blocks, so the logits block held is
+ * at most the same size (smaller when the table is large). Each vocabulary block reduces to its own log-sum-exp, and
+ * the blocks are combined at the end, so no block's values wait for another's.
  */
+
+/** Elements of one upcast table block at most (16 MB of f32). */
+const TABLE_BLOCK_ELEMENTS = 1 << 22;
+
+/**
+ * Vocabulary row ranges for a 16-bit table: at least as many blocks as the
+ * token blocks would make, and small enough that one upcast block stays
+ * under TABLE_BLOCK_ELEMENTS.
+ */
+function vocabBlocks(vocab: number, width: number, tokens: number, chunk: number): Array<[number, number]> {
+  const blocks = Math.min(vocab, Math.max(Math.ceil(tokens / chunk), Math.ceil((vocab * width) / TABLE_BLOCK_ELEMENTS)));
+  return rowChunks(vocab, Math.ceil(vocab / blocks));
+}
+
+/** log Σ over axis 0 of z [k, n], as [n]. */
+function logSumExpAxis0(z: Tensor, n: number): Tensor {
+  const m = max(z, [0], true);
+  return add(reshape(m, [n]), log(sum(exp(sub(z, m)), [0])));
+}
 
 /**
  * log Σ_v exp(z[n, v]) of the logits z = hidden · weightᵀ (each one softcapped
- * when `softcap` > 0) without ever holding z whole: the tokens are visited
- * `chunk` rows at a time, each block's logits reduced to its log-sum-exp at
- * once. The VJP recomputes each block's logits from the output, so the backward
- * too holds one [chunk, vocab] block at a time; a weight held at 16 bits is
- * upcast once per pass and (frozen) gets no gradient work at all.
+ * when `softcap` > 0) without ever holding z whole: the logits are made one
+ * block at a time and each block is reduced to its log-sum-exp at once. The
+ * VJP recomputes each block's logits from the output, so the backward too
+ * holds one block at a time; a frozen weight gets no gradient work at all.
  */
 defineOp<LinearLseAttrs>({
   name: 'linearLogSumExp',
@@ -64,36 +83,59 @@ defineOp<LinearLseAttrs>({
   },
   expand: ([hidden, weight], a) => {
     check([hidden, weight], a);
-    const table = cast(weight, 'f32');
+    const tokens = hidden.shape[0];
     const parts: Tensor[] = [];
     // Emitted block by block: schedules break ties by creation order, so blocks run one after another.
-    for (const [lo, hi] of rowChunks(hidden.shape[0], a.chunk)) {
-      const { z } = blockLogitsT(sliceAxis(hidden, 0, lo, hi), table, a.softcap);
-      const m = max(z, [0], true);
-      parts.push(add(reshape(m, [hi - lo]), log(sum(exp(sub(z, m)), [0]))));
+    if (weight.dtype === 'f32') {
+      for (const [lo, hi] of rowChunks(tokens, a.chunk)) {
+        parts.push(logSumExpAxis0(blockLogitsT(sliceAxis(hidden, 0, lo, hi), weight, a.softcap).z, hi - lo));
+      }
+      return parts.length === 1 ? parts[0] : concat(parts, 0);
     }
-    return parts.length === 1 ? parts[0] : concat(parts, 0);
+    for (const [lo, hi] of vocabBlocks(weight.shape[0], weight.shape[1], tokens, a.chunk)) {
+      const block = cast(sliceAxis(weight, 0, lo, hi), 'f32');
+      parts.push(reshape(logSumExpAxis0(blockLogitsT(hidden, block, a.softcap).z, tokens), [1, tokens]));
+    }
+    return parts.length === 1 ? reshape(parts[0], [tokens]) : logSumExpAxis0(concat(parts, 0), tokens);
   },
   // d lse_n / d z_nv = softmax(z)_nv = exp(z_nv - lse_n); through the softcap, times 1 - tanh².
   vjp: ({ grad, inputs: [hidden, weight], output, attrs, needs }) => {
-    const table = cast(weight, 'f32');
-    const dHiddenT: Tensor[] = [];
-    let dWeight: Tensor | null = null;
-    for (const [lo, hi] of rowChunks(hidden.shape[0], attrs.chunk)) {
-      const rows = sliceAxis(hidden, 0, lo, hi);
-      const { z, t } = blockLogitsT(rows, table, attrs.softcap);
+    const tokens = hidden.shape[0];
+    /** dz for the logits block zᵀ [rows of the table, tokens in cols] over output/grad columns [lo, hi). */
+    const dzOf = (z: Tensor, t: Tensor | undefined, lo: number, hi: number): Tensor => {
       const lse = reshape(sliceAxis(output, 0, lo, hi), [1, hi - lo]);
-      let dz = mul(exp(sub(z, lse)), reshape(sliceAxis(grad, 0, lo, hi), [1, hi - lo]));
-      if (t) dz = mul(dz, sub(1, mul(t, t)));
-      // dHiddenᵀ = tableᵀ · dz, the table again first (see blockLogitsT).
-      if (needs[0]) dHiddenT.push(matmul(table, dz, { transA: true }));
-      if (needs[1]) {
-        const part = matmul(dz, rows);
-        dWeight = dWeight ? add(dWeight, part) : part;
+      const dz = mul(exp(sub(z, lse)), reshape(sliceAxis(grad, 0, lo, hi), [1, hi - lo]));
+      return t ? mul(dz, sub(1, mul(t, t))) : dz;
+    };
+    if (weight.dtype === 'f32') {
+      const dHiddenT: Tensor[] = [];
+      let dWeight: Tensor | null = null;
+      for (const [lo, hi] of rowChunks(tokens, attrs.chunk)) {
+        const rows = sliceAxis(hidden, 0, lo, hi);
+        const { z, t } = blockLogitsT(rows, weight, attrs.softcap);
+        const dz = dzOf(z, t, lo, hi);
+        // dHiddenᵀ = tableᵀ · dz, the table again first (see blockLogitsT).
+        if (needs[0]) dHiddenT.push(matmul(weight, dz, { transA: true }));
+        if (needs[1]) {
+          const part = matmul(dz, rows);
+          dWeight = dWeight ? add(dWeight, part) : part;
+        }
       }
+      const dH = dHiddenT.length === 0 ? null : transpose(dHiddenT.length === 1 ? dHiddenT[0] : concat(dHiddenT, 1), [1, 0]);
+      return [dH, dWeight];
     }
-    const dH = dHiddenT.length === 0 ? null : transpose(dHiddenT.length === 1 ? dHiddenT[0] : concat(dHiddenT, 1), [1, 0]);
-    return [dH, dWeight];
+    let dHiddenT: Tensor | null = null;
+    const dWeightBlocks: Tensor[] = [];
+    for (const [lo, hi] of vocabBlocks(weight.shape[0], weight.shape[1], tokens, attrs.chunk)) {
+      const block = cast(sliceAxis(weight, 0, lo, hi), 'f32');
+      const { z, t } = blockLogitsT(hidden, block, attrs.softcap);
+      const dz = dzOf(z, t, 0, tokens);
+      // The running sum first: a depth-first executor then finishes each block before starting the next.
+      if (needs[0]) dHiddenT = dHiddenT ? add(dHiddenT, matmul(block, dz, { transA: true })) : matmul(block, dz, { transA: true });
+      if (needs[1]) dWeightBlocks.push(matmul(dz, hidden));
+    }
+    const dWeight = dWeightBlocks.length === 0 ? null : dWeightBlocks.length === 1 ? dWeightBlocks[0] : concat(dWeightBlocks, 0);
+    return [dHiddenT ? transpose(dHiddenT, [1, 0]) : null, dWeight];
   },
   // Forward: the matmul, then about 6 flops per logit (tanh cap, max, exp, sum); the VJP does it again.
   flops: ([hidden, weight], _o, a) => {
@@ -102,10 +144,4 @@ defineOp<LinearLseAttrs>({
   },
 });
 
-/**
- * log-sum-exp over the vocabulary of hidden · weightᵀ, one row per token,
- * computed `chunk` tokens at a time (see the op). `weight` is the output
- * layer's [vocab, width] table, f32 or 16-bit storage.
- */
-export const linearLogSumExp = (hidden: Tensor, weight: Tensor, opts: { chunk: number; softcap?: number | null }): Tensor =>
-  emit('linearLogSumExp', [hidden, weight], { chunk: opts.chunk, softcap: opts.softcap ?? 0 });
+export { linearLogSumExp } from '../emit.js';
