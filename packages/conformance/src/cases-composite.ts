@@ -92,4 +92,10 @@ export const compositeCases: OpCase[] = [
     inputs: [u8([300]), f32([2], values.uniform(0.1, 2)), f32([], values.uniform(-0.5, 0.5))],
     build: ([codes, scale, offset]) => ops.dequantizeDynamic8(codes, scale, offset),
   },
+  {
+    op: 'dequantizeDynamic8',
+    label: '512 codes in whole blocks of 256',
+    inputs: [u8([512]), f32([2], values.uniform(0.1, 2)), f32([], values.uniform(-0.5, 0.5))],
+    build: ([codes, scale, offset]) => ops.dequantizeDynamic8(codes, scale, offset),
+  },
 ];

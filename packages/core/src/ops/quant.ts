@@ -1,6 +1,7 @@
 import { NDArray } from '../reference/ndarray.js';
 import { numel } from '../shape.js';
-import { add, cast, constant, fill, gather, matmul, mul, nf4Dequantize, reshape, sum } from './emit.js';
+import type { Tensor } from '../graph/tensor.js';
+import { add, cast, concat, constant, fill, gather, matmul, mul, nf4Dequantize, reshape, sliceAxis, sum } from './emit.js';
 import { defineOp, dtypeRule, shapeRule } from './registry.js';
 
 /** bitsandbytes' NF4 code values (index 0..15): quantiles of N(0, 1) scaled to [-1, 1]. */
@@ -129,10 +130,18 @@ defineOp<DequantizeDynamic8Attrs>({
     const blocks = Math.ceil(n / a.blockSize);
     if (scale.rank !== 1 || scale.shape[0] !== blocks) shapeRule(`scale must have shape [${blocks}] (one per ${a.blockSize} codes), got [${scale.shape.join(', ')}]`);
     if (offset.rank !== 0) shapeRule(`offset must be a scalar, got [${offset.shape.join(', ')}]`);
-    const g = codes.graph;
-    const unit = gather(constant(g, DYNAMIC_MAP_8BIT, [256]), cast(codes, 'i32'));
-    const blockOf = constant(g, Array.from({ length: n }, (_, i) => Math.floor(i / a.blockSize)), [n], 'i32');
-    return add(mul(unit, gather(scale, blockOf)), offset);
+    const unit = gather(constant(codes.graph, DYNAMIC_MAP_8BIT, [256]), cast(codes, 'i32'));
+    // Each scale broadcast over its block by a reshape (no index constant the size of the codes: those
+    // cost seconds per weight to build and encode at 1B scale); a last, partial block on its own.
+    const whole = Math.floor(n / a.blockSize);
+    const parts: Tensor[] = [];
+    if (whole > 0) {
+      const head = whole * a.blockSize === n ? unit : sliceAxis(unit, 0, 0, whole * a.blockSize);
+      const scales = whole === blocks ? scale : sliceAxis(scale, 0, 0, whole);
+      parts.push(reshape(mul(reshape(head, [whole, a.blockSize]), reshape(scales, [whole, 1])), [whole * a.blockSize]));
+    }
+    if (whole < blocks) parts.push(mul(sliceAxis(unit, 0, whole * a.blockSize, n), sliceAxis(scale, 0, whole, blocks)));
+    return add(parts.length === 1 ? parts[0] : concat(parts, 0), offset);
   },
 });
 
