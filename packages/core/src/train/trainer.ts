@@ -3,13 +3,14 @@ import type { Graph } from '../graph/graph.js';
 import type { Tensor } from '../graph/tensor.js';
 import { compileCheckpointed, type CheckpointPolicy, type CheckpointReport } from '../checkpoint/index.js';
 import type { MemoryPlan } from '../memory/index.js';
-import { numel } from '../shape.js';
 import { NonFiniteStepError, TrainConfigError, TrainStateError } from './errors.js';
 import { optimizerScalars, type OptimizerConfig } from './optimizer.js';
 import { learningRateAt, validateSchedule, type LrSchedule } from './schedule.js';
+import { LOSS_SCALE_STATE, validateNonFinite, type LossScaleOptions, type NonFinitePolicy } from './non-finite.js';
+import { declaredOnly, i32Scalar, initialState, mergeHookMetrics, pickParams, scalarOf } from './trainer-values.js';
 import { APPLY_INPUT, buildTrainGraph, GRAD_NORM_OUTPUT, LOSS_OUTPUT, LOSS_SCALE_INPUT, MICRO_WEIGHT_INPUT, STEP_OK_OUTPUT, type TrainGraph } from './train-graph.js';
 import type { StepGraphContext } from './step-graph-extension.js';
-import type { BatchStream, EvalMetrics, HookMetric, JsonValue, MetricsListener, StepHook, StepMetrics, TrainBatch, TrainerState, TrainMetrics } from './types.js';
+import type { BatchStream, EvalMetrics, JsonValue, MetricsListener, StepHook, StepMetrics, TrainBatch, TrainerState, TrainMetrics } from './types.js';
 
 export interface ForwardGraph {
   readonly graph: Graph;
@@ -55,22 +56,7 @@ export interface TrainerOptions {
   readonly lossScale?: LossScaleOptions;
 }
 
-export type NonFinitePolicy = 'skip' | 'stop' | 'scale';
-export const NON_FINITE_POLICIES: readonly NonFinitePolicy[] = ['skip', 'stop', 'scale'];
-
-export interface LossScaleOptions {
-  /** Starting scale (default 65536). */
-  readonly init?: number;
-  /** Multiplier after `growthInterval` good steps in a row (default 2). */
-  readonly growthFactor?: number;
-  /** Multiplier after a non-finite step (default 0.5). */
-  readonly backoffFactor?: number;
-  /** Good steps before the scale grows (default 2000). */
-  readonly growthInterval?: number;
-}
-
-/** Hook-state key under which the loss scaler's state is saved with the trainer state. */
-export const LOSS_SCALE_STATE = 'trainer.lossScale';
+export { LOSS_SCALE_STATE, NON_FINITE_POLICIES, type LossScaleOptions, type NonFinitePolicy } from './non-finite.js';
 
 /** The planner's peak when the backend's compile report carries it. */
 export function plannedPeakOf(report: CompileReport): number | undefined {
@@ -350,78 +336,4 @@ export class Trainer {
     this.evalExe?.dispose();
     this.evalExe = undefined;
   }
-}
-
-function validateNonFinite(opts: TrainerOptions): void {
-  const policy = opts.onNonFinite ?? 'skip';
-  if (!NON_FINITE_POLICIES.includes(policy)) throw new TrainConfigError('onNonFinite', policy, NON_FINITE_POLICIES.join(', '));
-  const ls = opts.lossScale ?? {};
-  if (ls.init !== undefined && !(Number.isFinite(ls.init) && ls.init > 0)) throw new TrainConfigError('lossScale.init', ls.init, 'a finite number > 0');
-  if (ls.growthFactor !== undefined && !(ls.growthFactor >= 1)) throw new TrainConfigError('lossScale.growthFactor', ls.growthFactor, 'a number >= 1');
-  if (ls.backoffFactor !== undefined && !(ls.backoffFactor > 0 && ls.backoffFactor < 1)) throw new TrainConfigError('lossScale.backoffFactor', ls.backoffFactor, 'a number in (0, 1)');
-  if (ls.growthInterval !== undefined && !(Number.isInteger(ls.growthInterval) && ls.growthInterval >= 1)) {
-    throw new TrainConfigError('lossScale.growthInterval', ls.growthInterval, 'an integer >= 1');
-  }
-}
-
-function i32Scalar(v: number): HostTensor {
-  return { shape: [], dtype: 'i32', data: Int32Array.of(v) };
-}
-
-function scalarOf(t: HostTensor | undefined): number {
-  if (!t) return Number.NaN;
-  return Number(t.data[0]);
-}
-
-/** The given values of the graph's model parameters, checking that none is missing. */
-function pickParams(graph: Graph, given: Readonly<Record<string, ParameterValue>>, what: string, skip = new Set<string>(), state = new Set<string>()): Record<string, ParameterValue> {
-  const out: Record<string, ParameterValue> = {};
-  const missing: string[] = [];
-  for (const [name] of graph.params) {
-    if (name.startsWith('optim.') || name.startsWith('accum.') || state.has(name)) continue;
-    const v = given[name];
-    if (v) out[name] = v;
-    else if (!skip.has(name)) missing.push(name);
-  }
-  if (missing.length) {
-    throw new TrainStateError(`no initial value for ${missing.length} parameter(s) of the ${what} graph (${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', …' : ''}); include them in the parameters option`);
-  }
-  return out;
-}
-
-/** Optimizer moments and accumulators start at zero; hook state at the value its hook declared. */
-function initialState(tg: TrainGraph): Record<string, HostTensor> {
-  const out: Record<string, HostTensor> = {};
-  for (const s of tg.state) out[s.name] = { shape: s.shape, dtype: 'f32', data: new Float32Array(numel(s.shape)).fill(s.init ?? 0) };
-  return out;
-}
-
-/**
- * A hook feeds whatever its method may use; a given graph (evaluation, or a mode
- * that skips a mask) declares only some of it, and backends differ on extra feeds.
- */
-function declaredOnly(
-  feeds: Readonly<Record<string, HostTensor>> | undefined,
-  inputs: { has(name: string): boolean },
-): Record<string, HostTensor> {
-  return Object.fromEntries(Object.entries(feeds ?? {}).filter(([n]) => inputs.has(n)));
-}
-
-/**
- * The hooks' metrics in one record. A key two hooks report as per-name records
- * (active ranks of different modules, say) is merged entry by entry, the later hook winning.
- */
-function mergeHookMetrics(hooks: readonly StepHook[]): Record<string, HookMetric> | undefined {
-  const out: Record<string, HookMetric> = {};
-  for (const h of hooks) {
-    for (const [k, v] of Object.entries(h.metrics?.() ?? {})) {
-      const prev = out[k];
-      out[k] = isRecord(prev) && isRecord(v) ? { ...prev, ...v } : v;
-    }
-  }
-  return Object.keys(out).length ? out : undefined;
-}
-
-function isRecord(v: HookMetric | undefined): v is Readonly<Record<string, number>> {
-  return typeof v === 'object' && !Array.isArray(v);
 }
