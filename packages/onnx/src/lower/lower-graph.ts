@@ -1,4 +1,4 @@
-import { expandComposite, getOp, Graph, schedule, SignatureError, UnsupportedOpError, type DType, type HostTensor, type NodeData } from '@lowrank/core';
+import { expandComposite, getOp, Graph, GraphError, schedule, SignatureError, UnsupportedOpError, type DType, type HostTensor, type NodeData } from '@lowrank/core';
 import type { FileRange, OnnxModel, OnnxValueInfo } from '../model/onnx-types.js';
 import { bytesOf, encodeValues, onnxDataType } from './dtypes.js';
 import { getFusedLowering, getLowering } from './lowering-registry.js';
@@ -159,18 +159,37 @@ export function lowerGraph(graph: Graph, opts: LowerOptions = {}): LoweredGraph 
 
   const constants = constantValues(graph, order, inputParams);
   let recomputedOnnxNodes = 0;
-  const gates = opts.orderRecompute === false ? new Map<string, string[]>() : orderGates(graph, order);
+  const orderOnly = opts.orderRecompute === false ? new Map<string, string[]>() : orderGates(graph, order);
   // Large values computed from constants only are gated on a runtime value, so ORT cannot fold them;
   // the gate is the latest runtime input of their first consumer, so they are made right before use.
-  const foldGated = new Set<string>();
-  for (const [id, dep] of foldGates(graph, order, inputParams)) {
-    // A node with an order gate keeps it (it runs later still); either way every input is gated below.
-    if (!gates.has(id)) gates.set(id, [dep]);
-    foldGated.add(id);
+  const position = new Map(order.map((id, i) => [id, i]));
+  const early = new Set<string>();
+  const withFoldGates = () => {
+    const all = new Map(orderOnly);
+    const fold = new Set<string>();
+    for (const [id, dep] of foldGates(graph, order, inputParams, (v) => !early.has(v))) {
+      // A node with an order gate keeps it (it runs later still); either way every input is gated below.
+      if (!all.has(id)) all.set(id, [dep]);
+      fold.add(id);
+    }
+    return { gates: all, foldGated: fold };
+  };
+  let { gates, foldGated } = withFoldGates();
+  let placed = orderWithGates(graph, order, gates);
+  while (placed.stuck.length > 0) {
+    // A fold gate waiting on a later input closed a cycle through the order gates: those of the
+    // stuck nodes wait on an input scheduled before them instead (the schedule has no cycles).
+    const late = placed.stuck.filter((id) => foldGated.has(id) && !early.has(id) && position.get(gates.get(id)![0])! > position.get(id)!);
+    if (late.length === 0) throw new GraphError(`lowering: order gates form a cycle through ${placed.stuck.length} nodes (${placed.stuck.slice(0, 3).join(', ')}, …)`);
+    for (const id of late) early.add(id);
+    ({ gates, foldGated } = withFoldGates());
+    placed = orderWithGates(graph, order, gates);
   }
+  const lowerOrder = placed.order;
+  if (early.size > 0 && process.env.LOWRANK_DEBUG_SESSION) console.error(`[lowrank:onnx] ${early.size} fold gates moved earlier to break a cycle`);
   const gated = new Map<string, string>();
   const conditions = new Map<string, string>();
-  for (const id of orderWithGates(graph, order, gates)) {
+  for (const id of lowerOrder) {
     if (names.has(id)) continue;
     const node = graph.node(id);
     const before = b.nodes.length;

@@ -1,4 +1,4 @@
-import { getOp, GraphError, orderConstraintsOf, type DType, type Graph } from '@lowrank/core';
+import { getOp, orderConstraintsOf, type DType, type Graph } from '@lowrank/core';
 import { OnnxDataType } from '../model/onnx-types.js';
 import type { OnnxBuilder } from './onnx-builder.js';
 
@@ -102,9 +102,10 @@ export function expansionFoldGates(expanded: Graph, order: readonly string[], co
  * runtime value, through chains of constant consumers) that does not depend
  * on the value (core's schedule may place the value long before its use: a
  * weight remade for the backward, say); the graph's first runtime input only
- * when there is none.
+ * when there is none. Where `late(id)` is false, only inputs scheduled before
+ * the value (never a cycle with the order gates, which follow the schedule too).
  */
-export function foldGates(graph: Graph, order: readonly string[], isRuntimeParam: (name: string) => boolean): Map<string, string> {
+export function foldGates(graph: Graph, order: readonly string[], isRuntimeParam: (name: string) => boolean, late: (id: string) => boolean = () => true): Map<string, string> {
   const position = new Map(order.map((id, i) => [id, i]));
   const constant = constantValues(graph, order, isRuntimeParam);
   const anchor = order.find((id) => {
@@ -137,7 +138,7 @@ export function foldGates(graph: Graph, order: readonly string[], isRuntimeParam
       const downstream = descendantsBefore(graph, id, position, position.get(use)!);
       for (const i of graph.node(use).inputs) {
         const p = position.get(i);
-        if (p === undefined || constant.has(i) || downstream.has(i)) continue;
+        if (p === undefined || constant.has(i) || downstream.has(i) || (p >= position.get(id)! && !late(id))) continue;
         if (dep === undefined || p > position.get(dep)!) dep = i;
       }
     }
@@ -190,8 +191,9 @@ export function gateCondition(b: OnnxBuilder, dep: string): string {
  * `order` changed as little as possible so that every node comes after the
  * nodes it is gated on (a fold gate may wait for a value core schedules later):
  * a topological order of data and gate edges, ties broken by position in `order`.
+ * `stuck`: the nodes a cycle of gates keeps from being placed (empty when none).
  */
-export function orderWithGates(graph: Graph, order: readonly string[], gates: ReadonlyMap<string, readonly string[]>): string[] {
+export function orderWithGates(graph: Graph, order: readonly string[], gates: ReadonlyMap<string, readonly string[]>): { order: string[]; stuck: string[] } {
   const position = new Map(order.map((id, i) => [id, i]));
   const waiting = new Map<string, number>();
   const next = new Map<string, string[]>();
@@ -239,7 +241,6 @@ export function orderWithGates(graph: Graph, order: readonly string[], gates: Re
       if (left === 0) push(position.get(n)!);
     }
   }
-  if (out.length !== order.length) throw new GraphError(`lowering: order gates form a cycle: ${order.length - out.length} nodes could not be ordered`);
-  return out;
+  const placed = new Set(out);
+  return { order: out, stuck: out.length === order.length ? [] : order.filter((id) => !placed.has(id)) };
 }
-
