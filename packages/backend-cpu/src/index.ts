@@ -13,10 +13,7 @@ export interface CpuBackendOptions {
   readonly optimizedModelFilePath?: string;
   /** Gate recomputed checkpoint segments on the backward pass (default true; false only to measure the difference). */
   readonly orderRecompute?: boolean;
-  /**
-   * ONNX Runtime's memory arena (default true). false trades speed for memory:
-   * on a 1.1B-parameter LoRA step, 8% lower peak RSS and a 3.5x slower step.
-   */
+  /** ONNX Runtime's memory arena (default true; off is rarely better: see @lowrank/onnx's OrtBackendOptions.memoryArena). */
   readonly memoryArena?: boolean;
 }
 

@@ -33,9 +33,10 @@ export interface OrtBackendOptions {
    */
   readonly maxLiveSessionBytes?: number;
   /**
-   * ORT's CPU memory arena (default true: fastest). Off, every intermediate is
-   * allocated and freed on its own: measured on a 1.1B LoRA step, peak RSS
-   * 3.77 -> 3.48 GB but the step 3.5x slower (bench/RESULTS.md, issue 15).
+   * ORT's CPU memory arena (default true). Off, every intermediate goes through
+   * malloc; on a 1.1B LoRA step glibc then kept freed blocks and the peak RSS
+   * rose (3.78 -> 5.36 GB); with MALLOC_MMAP_THRESHOLD_=131072 in the process's
+   * environment it fell to 3.48 GB but the step was 3.5x slower (bench/RESULTS.md).
    */
   readonly memoryArena?: boolean;
 }

@@ -159,7 +159,7 @@ export function lowerGraph(graph: Graph, opts: LowerOptions = {}): LoweredGraph 
 
   const constants = constantValues(graph, order, inputParams);
   let recomputedOnnxNodes = 0;
-  const orderOnly = opts.orderRecompute === false ? new Map<string, string[]>() : orderGates(graph, order);
+  const orderOnly = opts.orderRecompute === false ? new Map<string, string[]>() : orderGates(graph, order, constants);
   // Large values computed from constants only are gated on a runtime value, so ORT cannot fold them;
   // the gate is the latest runtime input of their first consumer, so they are made right before use.
   const position = new Map(order.map((id, i) => [id, i]));

@@ -14,7 +14,7 @@ import type { OnnxBuilder } from './onnx-builder.js';
  */
 
 /** Node id -> ids of the nodes it must run after (all within `order`). */
-export function orderGates(graph: Graph, order: readonly string[]): Map<string, string[]> {
+export function orderGates(graph: Graph, order: readonly string[], constants: ReadonlySet<string> = new Set()): Map<string, string[]> {
   const inOrder = new Set(order);
   const gates = new Map<string, string[]>();
   const explicit = orderConstraintsOf(graph);
@@ -35,7 +35,8 @@ export function orderGates(graph: Graph, order: readonly string[]): Map<string, 
     if (n.recomputeOf) {
       if (lastCotangent && n.inputs.some((i) => !graph.node(i).recomputeOf)) gates.set(id, [lastCotangent]);
     } else if (n.backward) {
-      if (!readsBackward && n.inputs.length > 0 && lastCotangent) gates.set(id, [lastCotangent]);
+      // A value made from constants only (a weight remade for the backward) has its own, later gate (foldGates).
+      if (!readsBackward && n.inputs.length > 0 && lastCotangent && !constants.has(id)) gates.set(id, [lastCotangent]);
       if (readsBackward) lastCotangent = id;
     }
   }
