@@ -3,7 +3,7 @@ import type { AppliedAdaLora } from './apply.js';
 import { budgetAt } from './config.js';
 import { smoothedScore, survivesDrop, tripletScores } from './importance-graph.js';
 import type { AdaLoraLayer } from './layer.js';
-import { rankDistribution } from './masking.js';
+import { keepFlagsByLayer, rankDistribution } from './masking.js';
 
 export interface BudgetRecord {
   readonly step: number;
@@ -120,14 +120,7 @@ export class AdaLoraAllocator implements StepHook {
   afterStep(ctx: AfterStepContext): void {
     const keep = ctx.outputs[ADALORA_KEEP]?.data;
     const importance = ctx.outputs[ADALORA_IMPORTANCE]?.data;
-    if (keep) {
-      let offset = 0;
-      this.keep = this.layers.map((l) => {
-        const flags = Array.from({ length: l.r }, (_, i) => Number(keep[offset + i]) > 0.5);
-        offset += l.r;
-        return flags;
-      });
-    }
+    if (keep) this.keep = keepFlagsByLayer(keep, this.layers);
     const plan = this.lastPlan ?? adaLoraStepPlan(this.applied, this.layers.length, ctx.step);
     if (importance && plan.reallocate) this.importance = Object.fromEntries(this.layers.map((l, i) => [l.path, Number(importance[i])]));
     this.history.push({ step: ctx.step, budget: plan.budget, totalRank: this.totalRank, reallocated: plan.reallocate });

@@ -29,3 +29,13 @@ export function rankDistribution(ranks: Readonly<Record<string, number>>): Recor
   for (const r of Object.values(ranks)) out[r] = (out[r] ?? 0) + 1;
   return out;
 }
+
+/** The flat keep-mask a step graph outputs (1 kept, 0 dropped, layer after layer) as one flag list per layer. */
+export function keepFlagsByLayer(keep: ArrayLike<number | bigint>, layers: readonly { readonly r: number }[]): boolean[][] {
+  let offset = 0;
+  return layers.map((l) => {
+    const flags = Array.from({ length: l.r }, (_, i) => Number(keep[offset + i]) > 0.5);
+    offset += l.r;
+    return flags;
+  });
+}

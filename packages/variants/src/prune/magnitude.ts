@@ -2,7 +2,7 @@ import { ops, type AfterStepContext, type HookMetric, type HostTensor, type Json
 import type { AppliedAdaLora } from '../adalora/apply.js';
 import { absOf } from '../adalora/importance-graph.js';
 import type { AdaLoraLayer } from '../adalora/layer.js';
-import { rankDistribution } from '../adalora/masking.js';
+import { keepFlagsByLayer, rankDistribution } from '../adalora/masking.js';
 import { loraLayers } from '../apply.js';
 import type { LoraConfig } from '../config.js';
 import { AdapterConfigError } from '../errors.js';
@@ -86,14 +86,7 @@ export class MagnitudeRankPruner implements StepHook {
 
   afterStep(ctx: AfterStepContext): void {
     const keep = ctx.outputs[PRUNE_KEEP]?.data;
-    if (keep) {
-      let offset = 0;
-      this.keep = this.layers.map((l) => {
-        const flags = Array.from({ length: l.r }, (_, i) => Number(keep[offset + i]) > 0.5);
-        offset += l.r;
-        return flags;
-      });
-    }
+    if (keep) this.keep = keepFlagsByLayer(keep, this.layers);
     this.history.push({ step: ctx.step, totalRank: Object.values(this.activeRanks()).reduce((a, b) => a + b, 0) });
   }
 
