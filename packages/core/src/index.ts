@@ -5,6 +5,7 @@ export { Graph, type ParamInfo, type InputInfo } from './graph/graph.js';
 export type { NodeData, Attrs, AttrValue } from './graph/node.js';
 export { Tensor } from './graph/tensor.js';
 export { schedule, ancestors, descendants } from './graph/schedule.js';
+export { MinHeap } from './graph/min-heap.js';
 export { dumpGraph } from './graph/dump.js';
 export { expandComposites, expandComposite, hasExpandableComposite, type ExpandedGraph, type KeepComposite } from './graph/expand-composites.js';
 export * as ops from './ops/index.js';

@@ -1,5 +1,6 @@
 import { GraphCycleError } from '../errors.js';
 import type { Graph } from './graph.js';
+import { MinHeap } from './min-heap.js';
 
 /**
  * Topological order of the nodes that `roots` depend on (all nodes when
@@ -29,7 +30,7 @@ export function schedule(graph: Graph, roots?: readonly string[]): string[] {
   const ready = [...wanted].filter((id) => indeg.get(id) === 0).sort(byCreation);
   const order: string[] = [];
   // A small binary heap keyed by creation index keeps this O(n log n).
-  const heap = new MinHeap(ready);
+  const heap = new MinHeap(byCreation, ready);
   while (heap.size > 0) {
     const id = heap.pop();
     order.push(id);
@@ -139,45 +140,4 @@ function findCycle(graph: Graph, within: Set<string>): string[] {
     }
   }
   return [...within];
-}
-
-class MinHeap {
-  private a: string[] = [];
-  constructor(items: string[]) {
-    for (const i of items) this.push(i);
-  }
-  get size(): number {
-    return this.a.length;
-  }
-  push(x: string): void {
-    const a = this.a;
-    a.push(x);
-    let i = a.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (byCreation(a[p], a[i]) <= 0) break;
-      [a[p], a[i]] = [a[i], a[p]];
-      i = p;
-    }
-  }
-  pop(): string {
-    const a = this.a;
-    const top = a[0];
-    const last = a.pop()!;
-    if (a.length) {
-      a[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < a.length && byCreation(a[l], a[m]) < 0) m = l;
-        if (r < a.length && byCreation(a[r], a[m]) < 0) m = r;
-        if (m === i) break;
-        [a[m], a[i]] = [a[i], a[m]];
-        i = m;
-      }
-    }
-    return top;
-  }
 }

@@ -167,7 +167,7 @@ export function lowerGraph(graph: Graph, opts: LowerOptions = {}): LoweredGraph 
   const withFoldGates = () => {
     const all = new Map(orderOnly);
     const fold = new Set<string>();
-    for (const [id, dep] of foldGates(graph, order, inputParams, (v) => !early.has(v))) {
+    for (const [id, dep] of foldGates(graph, order, inputParams, (v) => !early.has(v), constants)) {
       // A node with an order gate keeps it (it runs later still); either way every input is gated below.
       if (!all.has(id)) all.set(id, [dep]);
       fold.add(id);

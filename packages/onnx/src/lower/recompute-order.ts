@@ -1,4 +1,4 @@
-import { getOp, orderConstraintsOf, type DType, type Graph } from '@lowrank/core';
+import { getOp, MinHeap, orderConstraintsOf, type DType, type Graph } from '@lowrank/core';
 import { OnnxDataType } from '../model/onnx-types.js';
 import type { OnnxBuilder } from './onnx-builder.js';
 
@@ -106,9 +106,14 @@ export function expansionFoldGates(expanded: Graph, order: readonly string[], co
  * when there is none. Where `late(id)` is false, only inputs scheduled before
  * the value (never a cycle with the order gates, which follow the schedule too).
  */
-export function foldGates(graph: Graph, order: readonly string[], isRuntimeParam: (name: string) => boolean, late: (id: string) => boolean = () => true): Map<string, string> {
+export function foldGates(
+  graph: Graph,
+  order: readonly string[],
+  isRuntimeParam: (name: string) => boolean,
+  late: (id: string) => boolean = () => true,
+  constant: ReadonlySet<string> = constantValues(graph, order, isRuntimeParam),
+): Map<string, string> {
   const position = new Map(order.map((id, i) => [id, i]));
-  const constant = constantValues(graph, order, isRuntimeParam);
   const anchor = order.find((id) => {
     const n = graph.node(id);
     return n.op === 'input' || (n.op === 'param' && isRuntimeParam(String(n.attrs.name)));
@@ -207,39 +212,17 @@ export function orderWithGates(graph: Graph, order: readonly string[], gates: Re
       else next.set(d, [id]);
     }
   }
-  // A binary min-heap of positions of the nodes whose inputs and gates are all placed.
-  const heap: number[] = [];
-  const push = (p: number) => {
-    let i = heap.push(p) - 1;
-    while (i > 0 && heap[(i - 1) >> 1] > heap[i]) {
-      [heap[i], heap[(i - 1) >> 1]] = [heap[(i - 1) >> 1], heap[i]];
-      i = (i - 1) >> 1;
-    }
-  };
-  const pop = (): number => {
-    const top = heap[0];
-    const last = heap.pop()!;
-    if (heap.length > 0) {
-      heap[0] = last;
-      for (let i = 0; ; ) {
-        const l = 2 * i + 1;
-        const m = l + 1 < heap.length && heap[l + 1] < heap[l] ? l + 1 : l;
-        if (l >= heap.length || heap[i] <= heap[m]) break;
-        [heap[i], heap[m]] = [heap[m], heap[i]];
-        i = m;
-      }
-    }
-    return top;
-  };
-  for (const id of order) if (waiting.get(id) === 0) push(position.get(id)!);
+  // Positions of the nodes whose inputs and gates are all placed, earliest first.
+  const heap = new MinHeap<number>((p, q) => p - q);
+  for (const id of order) if (waiting.get(id) === 0) heap.push(position.get(id)!);
   const out: string[] = [];
-  while (heap.length > 0) {
-    const id = order[pop()];
+  while (heap.size > 0) {
+    const id = order[heap.pop()];
     out.push(id);
     for (const n of next.get(id) ?? []) {
       const left = waiting.get(n)! - 1;
       waiting.set(n, left);
-      if (left === 0) push(position.get(n)!);
+      if (left === 0) heap.push(position.get(n)!);
     }
   }
   const placed = new Set(out);
