@@ -111,7 +111,7 @@ export async function runLarge(c: LargeRunConfig, startedAt: number): Promise<La
   const adapters = initialAdapterState(model, new Map<string, HostTensor>(), { seed: 1 });
   const parameters = [...model.namedParams().values()].reduce((s, p) => s + p.shape.reduce((a, b) => a * b, 1), 0);
   let step = 0;
-  const backend = createCpuBackend({ threads: 2, memoryArena: c.memoryArena ?? true, ...(process.env.LOWRANK_ORDER_RECOMPUTE === '0' ? { orderRecompute: false } : {}) });
+  const backend = createCpuBackend({ threads: 2, memoryArena: c.memoryArena ?? true });
   enter('trainer');
   const trainer = await Trainer.create({
     backend,

@@ -22,7 +22,7 @@ export interface SessionSettings {
 export function sessionOptions(s: SessionSettings): InferenceSession.SessionOptions {
   return {
     executionProviders: s.executionProviders,
-    graphOptimizationLevel: s.graphOptimizationLevel ?? ((process.env.LOWRANK_ORT_LEVEL as 'all' | undefined) ?? 'all'),
+    graphOptimizationLevel: s.graphOptimizationLevel ?? 'all',
     enableCpuMemArena: s.memoryArena ?? true,
     enableMemPattern: false,
     executionMode: 'sequential',

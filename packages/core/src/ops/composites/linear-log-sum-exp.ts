@@ -43,9 +43,10 @@ function blockLogitsT(rows: Tensor, table: Tensor, softcap: number): { z: Tensor
  * all (CPU kernels take f32), so it is visited in vocabulary blocks, each
  * slice upcast on its own: the only f32 copy ever held is one block's, where
  * token blocks would upcast the whole table (262 MB for 32,000 x 2,048) on
- * every pass. Both keep the same number of blocks, so the logits block held is
- * at most the same size (smaller when the table is large). Each vocabulary block reduces to its own log-sum-exp, and
- * the blocks are combined at the end, so no block's values wait for another's.
+ * every pass. Vocabulary blocks are at least as many as the token blocks
+ * would be (more when the table is large), so the logits block held is never
+ * larger. Each vocabulary block reduces to its own log-sum-exp, and the blocks
+ * are combined at the end, so no block's values wait for another's.
  */
 
 /** Elements of one upcast table block at most (16 MB of f32). */
