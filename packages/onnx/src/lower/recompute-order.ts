@@ -1,4 +1,4 @@
-import { getOp, MinHeap, orderConstraintsOf, type DType, type Graph } from '@lowrank/core';
+import { descendants, getOp, MinHeap, orderConstraintsOf, type DType, type Graph } from '@lowrank/core';
 import { OnnxDataType } from '../model/onnx-types.js';
 import type { OnnxBuilder } from './onnx-builder.js';
 
@@ -140,8 +140,10 @@ export function foldGates(
     let dep: string | undefined;
     if (use) {
       // Any runtime input of the use site that does not itself depend on the value will do; the
-      // latest one (in core's schedule) makes the value as late as possible.
-      const downstream = descendantsBefore(graph, id, position, position.get(use)!);
+      // latest one (in core's schedule) makes the value as late as possible. Only nodes scheduled
+      // before the use site can be its inputs, so the search for dependents stops there.
+      const limit = position.get(use)!;
+      const downstream = descendants(graph, [id], (c) => (position.get(c) ?? limit) < limit);
       for (const i of graph.node(use).inputs) {
         const p = position.get(i);
         if (p === undefined || constant.has(i) || downstream.has(i) || (p >= position.get(id)! && !late(id))) continue;
@@ -152,21 +154,6 @@ export function foldGates(
     if (dep !== undefined) out.set(id, dep);
   }
   return out;
-}
-
-/** Nodes that depend on `id`, among those scheduled before position `limit` (the only ones that matter there). */
-function descendantsBefore(graph: Graph, id: string, position: ReadonlyMap<string, number>, limit: number): Set<string> {
-  const seen = new Set<string>();
-  const stack = [id];
-  while (stack.length) {
-    for (const c of graph.consumers(stack.pop()!)) {
-      const p = position.get(c);
-      if (p === undefined || p >= limit || seen.has(c)) continue;
-      seen.add(c);
-      stack.push(c);
-    }
-  }
-  return seen;
 }
 
 /**
