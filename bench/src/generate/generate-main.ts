@@ -8,7 +8,8 @@
  * Rows: batch 1 and 8 (and one long prompt, where the cache dominates), prefill and decode tokens/s, and the memory-bandwidth
  * bound (weight bytes streamed per decode step / measured copy bandwidth).
  * Also: the generator before issue 17 (same run, batch 1) and an unmerged
- * LoRA adapter against the merged model.
+ * LoRA adapter (its path in every step, and folded by foldAdapters) against
+ * the merged model.
  */
 import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -17,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { createCpuBackend } from '@lowrank/backend-cpu';
 import type { Backend } from '@lowrank/core';
 import { createPreset } from '@lowrank/models';
+import { foldAdapters } from '@lowrank/variants';
 import { adapterPair } from './adapter-models.js';
 import { copyBandwidth } from './copy-bandwidth.js';
 import { exportDecoderWithPast, writeTransformersJsFolder } from './hf-decoder-export.js';
@@ -132,14 +134,19 @@ async function main(): Promise<number> {
     }
     loads.push(loadavg()[0]);
     const adapters = adapterPair(preset, 16);
-    const pair = [
+    const foldStart = performance.now();
+    const folded = foldAdapters(adapters.unmerged.model, adapters.unmerged.weights);
+    const foldMs = performance.now() - foldStart;
+    const trio = [
       await lowrankParticipant(adapters.unmerged.model, adapters.unmerged.weights, benchPrompts(1), { maxLength, newTokens, threads }),
+      await lowrankParticipant(adapters.unmerged.model, adapters.unmerged.weights, benchPrompts(1), { maxLength, newTokens, threads, folded }),
       await lowrankParticipant(adapters.merged.model, adapters.merged.weights, benchPrompts(1), { maxLength, newTokens, threads }),
     ];
-    const [unmerged, merged] = (await race(pair, runs)).map((x) => figuresOf(x, benchPrompts(1), newTokens));
-    pair.forEach((x) => x.dispose());
+    const [unmerged, unmergedFolded, merged] = (await race(trio, runs)).map((x) => figuresOf(x, benchPrompts(1), newTokens));
+    trio.forEach((x) => x.dispose());
     loads.push(loadavg()[0]);
 
+    const same = (a: GenerateFigures, b: GenerateFigures) => (a.tokens[0].join() === b.tokens[0].join() ? 'identical' : 'differ');
     const bound = (batch: number) => (batch * bandwidth) / weightBytes;
     const line = (sc: Scenario, name: string, f: GenerateFigures) =>
       `| ${sc.label} | ${name} | ${fx(f.prefillTokensPerSecond)} | ${fx(f.decodeTokensPerSecond)} | ${fx(f.decodeMsPerStep)} | ${fx(bound(f.batch))} | ${fx(f.decodeTokensPerSecond / bound(f.batch), 2)} |`;
@@ -172,8 +179,10 @@ async function main(): Promise<number> {
         `lowrank / before issue 17: ${vsPrevious.join(', ')}; ` +
         `batch 8 / batch 1 (lowrank) ${fx(b8.lowrank.decodeTokensPerSecond / b1.lowrank.decodeTokensPerSecond, 2)}x; ` +
         `bandwidth bound / lowrank batch 1 ${fx(bound(1) / b1.lowrank.decodeTokensPerSecond, 2)}x.`,
-      `Unmerged LoRA (r 16 on all 7 linear layers of every block, batch 1) ${fx(unmerged.decodeMsPerStep)} ms/step vs merged ${fx(merged.decodeMsPerStep)} ms/step: ${fx(unmerged.decodeMsPerStep / merged.decodeMsPerStep, 2)}x ` +
-        `(greedy tokens ${unmerged.tokens[0].join() === merged.tokens[0].join() ? 'identical' : 'differ'}).`,
+      `Unmerged LoRA (r 16 on all 7 linear layers of every block, batch 1) against the merged model (merge_and_unload), ${fx(merged.decodeMsPerStep)} ms/step: ` +
+        `folded for the generator (\`foldAdapters\`, the user's weights unmerged; ${fx(folded.bytes / 1e6)} MB of folded weights made in ${fx(foldMs)} ms) ${fx(unmergedFolded.decodeMsPerStep)} ms/step, ` +
+        `${fx(unmergedFolded.decodeMsPerStep / merged.decodeMsPerStep, 2)}x (greedy tokens ${same(unmergedFolded, merged)}); ` +
+        `adapter path in every step (the default, no extra memory) ${fx(unmerged.decodeMsPerStep)} ms/step, ${fx(unmerged.decodeMsPerStep / merged.decodeMsPerStep, 2)}x (greedy tokens ${same(unmerged, merged)}).`,
     ].join('\n');
     process.stdout.write(`${section}\n`);
     if (!argv.includes('--no-write')) {

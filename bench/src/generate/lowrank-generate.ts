@@ -1,6 +1,6 @@
 import { createCpuBackend } from '@lowrank/backend-cpu';
 import type { Backend, HostTensor } from '@lowrank/core';
-import { Generator, type LanguageModel } from '@lowrank/models';
+import { Generator, type LanguageModel, type TracedWeights } from '@lowrank/models';
 
 /** One timed generation: prefill ms, decode ms per step (mean over the steps), the tokens. */
 export interface GenerationSample {
@@ -33,10 +33,10 @@ export async function lowrankParticipant(
   model: LanguageModel,
   weights: ReadonlyMap<string, HostTensor>,
   prompts: number[][],
-  opts: { maxLength: number; newTokens: number; threads: number; backend?: Backend },
+  opts: { maxLength: number; newTokens: number; threads: number; backend?: Backend; folded?: TracedWeights },
 ): Promise<GenerationParticipant> {
   const backend = opts.backend ?? createCpuBackend({ threads: opts.threads });
-  const gen = await Generator.create(model, weights, { backend, maxLength: opts.maxLength, prefillLength: 64 });
+  const gen = await Generator.create(model, weights, { backend, maxLength: opts.maxLength, prefillLength: 64, ...(opts.folded ? { folded: opts.folded } : {}) });
   await gen.generateBatch(prompts, { maxNewTokens: 4 });
   return {
     name: `lowrank (cache buckets ${gen.buckets.join(', ')})`,

@@ -36,7 +36,8 @@ export { quantizeModelStreaming, type StreamingQuantizeOptions, type QuantizedLa
 export { type BaseLayerSpec, type DenseBaseSpec, type QuantBaseSpec, isLinearLike, specOf } from './base-layer.js';
 export { toWeightMap, getTensor, baseWeightMatrix, floatValues, type WeightSource } from './weights.js';
 export * as linalg from './linalg/index.js';
-export { mergeAdapters, unmergeAdapters, mergeAndUnload, type MergeResult } from './merge/merge.js';
+export { mergeAdapters, unmergeAdapters, mergeAndUnload, mergedWeight, type MergeResult } from './merge/merge.js';
+export { foldAdapters, type FoldedAdapters } from './merge/fold.js';
 export { addWeightedAdapter, type CombinationType, type WeightedAdapterOptions, type WeightedAdapterResult } from './merge/weighted.js';
 export { combineTasks, magnitudePruning, randomPruning, disjointMerge, weightedSum, type MajoritySignMethod, type TaskCombination, type CombineOptions } from './merge/merge-utils.js';
 export { deltaWeight, adapterFactors } from './merge/delta.js';

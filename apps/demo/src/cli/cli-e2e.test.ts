@@ -70,6 +70,13 @@ describe('lowrank CLI end to end on backend-cpu', () => {
     const g = JSON.parse((await runCli(['generate', '--model', 'llama-tiny', '--adapter', out, '--prompt', 'abx2=', '--max-new-tokens', '6', '--json'])).stdout);
     expect(g.tokens.length).toBeGreaterThan(0);
     expect(typeof g.text).toBe('string');
+    // The trained adapter folded into the f32 base for the run: the same greedy tokens.
+    const folded = await runCli(['generate', '--model', 'llama-tiny', '--adapter', out, '--prompt', 'abx2=', '--max-new-tokens', '6', '--fold-adapters', '--json']);
+    expect(JSON.parse(folded.stdout).tokens).toEqual(g.tokens);
+    expect(folded.stderr).toBe('');
+    const noAdapter = await runCli(['generate', '--model', 'llama-tiny', '--prompt', 'abx2=', '--fold-adapters']);
+    expect(noAdapter.code).not.toBe(0);
+    expect(noAdapter.stderr).toMatch(/--fold-adapters.*only together with --adapter/);
     const info = JSON.parse((await runCli(['info', '--model', 'llama-tiny', '--target', 'q_proj,v_proj', '--r', '4', '--json'])).stdout);
     // q_proj 64->64 and v_proj 64->32 (2 KV heads of 16) per layer, 2 layers: r·(in+out) each
     expect(info.trainableParameters).toBe(2 * (4 * (64 + 64) + 4 * (64 + 32)));

@@ -101,6 +101,12 @@ export const GENERATE_OPTIONS: readonly OptionSpec[] = [
   { name: 'temperature', arg: 'X', kind: { type: 'number', min: 0 }, default: 0, description: 'sampling temperature (0: greedy)' },
   { name: 'top-k', arg: 'N', kind: { type: 'int', min: 0 }, default: 0, description: 'keep the k most likely tokens (0: all)' },
   { name: 'top-p', arg: 'X', kind: { type: 'number', min: 0, max: 1, exclusiveMin: true }, default: 1, description: 'nucleus sampling mass' },
+  {
+    name: 'fold-adapters',
+    kind: { type: 'bool' },
+    default: false,
+    description: "fold the adapter into the base weights for this run (the merged model's decode speed, one f32 copy of each adapted weight; f32 bases only)",
+  },
   seed,
   baseDtype,
   backend,

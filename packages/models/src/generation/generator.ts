@@ -5,7 +5,7 @@ import { GenerationError } from './errors.js';
 import { HostCache } from './host-cache.js';
 import { sampleToken, seededUniform, validateSampling, type SamplingOptions } from './sampling.js';
 import type { CacheResidency } from './step-graph.js';
-import { StepRunner, type WeightSource } from './step-runner.js';
+import { StepRunner, type TracedWeights, type WeightSource } from './step-runner.js';
 
 export { GenerationError };
 
@@ -40,6 +40,13 @@ export interface GeneratorOptions {
   residency?: CacheResidency;
   /** Rows of the runner compiled by create (the first bucket), so the first call's batch size pays no compilation. Default 1. */
   warmBatch?: number;
+  /**
+   * Generate from these weights instead, tracing every step graph inside their `trace`:
+   * variants' `foldAdapters(model, weights)`, adapters folded into the weights they adapt,
+   * decode at the merged model's speed for one f32 copy of each folded weight. Default: the
+   * adapters' low-rank path runs in every step (no extra memory).
+   */
+  folded?: TracedWeights;
 }
 
 /** Figures of the last generate call, for benchmarks. */
@@ -66,7 +73,7 @@ export class Generator {
 
   private constructor(
     readonly model: LanguageModel,
-    private readonly weights: WeightSource,
+    private readonly weights: WeightSource | TracedWeights,
     private readonly backend: Backend,
     readonly maxLength: number,
     readonly prefillLength: number,
@@ -88,7 +95,7 @@ export class Generator {
     const residency = opts.residency ?? (opts.backend.name === 'webgpu' ? 'backend' : 'host');
     const warmBatch = opts.warmBatch ?? 1;
     if (!(Number.isInteger(warmBatch) && warmBatch >= 1)) throw new GenerationError(`warmBatch must be a positive integer, got ${opts.warmBatch}`);
-    const gen = new Generator(model, weights, opts.backend, opts.maxLength, prefillLength, opts.minBucket ?? 128, residency);
+    const gen = new Generator(model, opts.folded ?? weights, opts.backend, opts.maxLength, prefillLength, opts.minBucket ?? 128, residency);
     // Compile the first bucket's runner for the expected batch now (setup cost outside the first call).
     await gen.runner(warmBatch, gen.buckets[0]);
     return gen;

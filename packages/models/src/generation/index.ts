@@ -2,3 +2,4 @@ export { Generator, GenerationError, type GenerateOptions, type GenerateResult, 
 export { generateWithoutCache } from './no-cache.js';
 export { sampleToken, argmax, seededUniform, GenerationOptionsError, type SamplingOptions } from './sampling.js';
 export type { CacheResidency } from './step-graph.js';
+export type { TracedWeights } from './step-runner.js';

@@ -6,6 +6,16 @@ import { cacheParamName, stepGraph, type CacheResidency, type StepGraph } from '
 
 export type WeightSource = ReadonlyMap<string, HostTensor>;
 
+/**
+ * Parameter values that need a tracing context: variants' `foldAdapters` gives
+ * weights with adapters folded into W, and a trace under which the model skips
+ * those adapters' path.
+ */
+export interface TracedWeights {
+  readonly weights: WeightSource;
+  trace<T>(fn: () => T): T;
+}
+
 /** The compiled prefill (S = chunk) and decode (S = 1) steps for one batch size and cache length. */
 export class StepRunner {
   private constructor(
@@ -20,14 +30,20 @@ export class StepRunner {
     private readonly inputNames: { readonly prefill: ReadonlySet<string>; readonly decode: ReadonlySet<string> },
   ) {}
 
-  static async create(model: LanguageModel, weights: WeightSource, backend: Backend, shape: { batch: number; length: number; chunk: number; residency: CacheResidency }): Promise<StepRunner> {
+  static async create(
+    model: LanguageModel,
+    weights: WeightSource | TracedWeights,
+    backend: Backend,
+    shape: { batch: number; length: number; chunk: number; residency: CacheResidency },
+  ): Promise<StepRunner> {
     const { batch, length, chunk, residency } = shape;
     const inputNames = { prefill: new Set<string>(), decode: new Set<string>() };
+    const traced = 'trace' in weights ? weights : { weights, trace: <T>(fn: () => T): T => fn() };
     const build = async (tokens: number, which: 'prefill' | 'decode'): Promise<Executable> => {
-      const step = stepGraph(model, { batch, tokens, length, residency });
+      const step = traced.trace(() => stepGraph(model, { batch, tokens, length, residency }));
       for (const name of step.graph.inputs.keys()) inputNames[which].add(name);
       const exe = await backend.compile(step.graph, { outputs: step.outputs, updates: step.updates });
-      await exe.setParameters(initialValues(step, weights));
+      await exe.setParameters(initialValues(step, traced.weights));
       return exe;
     };
     const prefill = await build(chunk, 'prefill');

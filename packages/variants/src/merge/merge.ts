@@ -16,10 +16,15 @@ export interface MergeResult {
   readonly notices: readonly string[];
 }
 
-function storeWeight(layer: LoraLayer, w: Matrix, out: Map<string, HostTensor>): void {
+/** W [out, in] as the layer stores it (transposed for fanInFanOut), f32. */
+function storedWeight(layer: LoraLayer, w: Matrix): HostTensor {
   const spec = layer.baseSpec as DenseBaseSpec;
   const stored = spec.fanInFanOut ? transpose(w) : w;
-  out.set(layer.baseName('weight'), { shape: [stored.rows, stored.cols], dtype: 'f32', data: Float32Array.from(stored.data) });
+  return { shape: [stored.rows, stored.cols], dtype: 'f32', data: Float32Array.from(stored.data) };
+}
+
+function storeWeight(layer: LoraLayer, w: Matrix, out: Map<string, HostTensor>): void {
+  out.set(layer.baseName('weight'), storedWeight(layer, w));
 }
 
 /** A 4-bit base becomes a dense f32 weight holding its dequantized values. */
@@ -49,20 +54,35 @@ export function mergeAdapters(model: Module, weights: WeightSource, adapters?: r
     const names = (adapters ?? layer.active).filter((n) => layer.adapters.has(n) && !layer.merged.has(n));
     if (names.length === 0) continue;
     densify(layer, out, notices);
-    for (const name of names) {
-      const w = baseWeightMatrix(layer.baseSpec, out, layer.path);
-      const combined = addInto(w, deltaWeight(layer, name, out));
-      if (layer.adapters.get(name)!.useDora) {
-        const norm = rowNorms(combined);
-        const m = magnitudeOf(layer, name, out);
-        for (let i = 0; i < combined.rows; i++) for (let j = 0; j < combined.cols; j++) combined.data[i * combined.cols + j] *= m[i] / norm[i];
-        layer.mergeNorms.set(name, norm);
-      }
-      storeWeight(layer, combined, out);
-      layer.merged.add(name);
-    }
+    const { weight, norms } = mergedWeight(layer, names, out);
+    out.set(layer.baseName('weight'), weight);
+    for (const name of names) layer.merged.add(name);
+    for (const [name, norm] of norms) layer.mergeNorms.set(name, norm);
   }
   return { weights: out, notices };
+}
+
+/**
+ * A dense layer's weight with the given adapters added in order (LoRA
+ * W + s·BA; DoRA rescaled to its magnitude per row), in the stored layout,
+ * and each DoRA adapter's row norms (needed to unmerge exactly).
+ * Leaves the layer and the weights untouched.
+ */
+export function mergedWeight(layer: LoraLayer, names: readonly string[], weights: WeightSource): { weight: HostTensor; norms: Map<string, Float64Array> } {
+  let w = baseWeightMatrix(layer.baseSpec, weights, layer.path);
+  const norms = new Map<string, Float64Array>();
+  for (const name of names) {
+    w = addInto(w, deltaWeight(layer, name, weights));
+    if (layer.adapters.get(name)!.useDora) {
+      const norm = rowNorms(w);
+      const m = magnitudeOf(layer, name, weights);
+      for (let i = 0; i < w.rows; i++) for (let j = 0; j < w.cols; j++) w.data[i * w.cols + j] *= m[i] / norm[i];
+      norms.set(name, norm);
+    }
+    // Stored as f32 after each adapter, as a merge of one adapter at a time would leave it.
+    for (let i = 0; i < w.data.length; i++) w.data[i] = Math.fround(w.data[i]);
+  }
+  return { weight: storedWeight(layer, w), norms };
 }
 
 /** Takes merged adapters back out of the base weights, in reverse order (PEFT's unmerge). */

@@ -9,6 +9,7 @@ import { createBackend } from '../runtime/backends.js';
 import { generationPrompt } from '../runtime/chat-data.js';
 import { openCommandModel } from '../runtime/command-model.js';
 import { valuesWithAdapter } from '../runtime/model-with-adapter.js';
+import { foldForRun } from '../runtime/fold-for-run.js';
 import { asParameterRecord } from '../runtime/open-base.js';
 
 export interface GenerateArgs {
@@ -28,6 +29,8 @@ export interface GenerateArgs {
   seed: number;
   /** Precision of the frozen base (default: the checkpoint's). */
   baseDtype?: BaseDtypeName;
+  /** Fold the adapter into the (f32) base weights for this run: merged-model speed for one copy of each adapted weight. */
+  foldAdapters?: boolean;
   backend: BackendName;
   json: boolean;
 }
@@ -56,6 +59,7 @@ function promptsOf(a: GenerateArgs): string[] {
  * Prompts are read and tokenized before any weight is; load progress goes to `log` (stderr).
  */
 export async function runGenerate(a: GenerateArgs, log?: ProgressOutput): Promise<GeneratedText & { results: GeneratedText[] }> {
+  if (a.foldAdapters && !a.adapter) throw new CliOptionError('fold-adapters', true, 'only together with --adapter DIR (without an adapter there is nothing to fold)');
   const progress = log ? new LoadProgress(progressMode(a.json, log), log, { minFileBytes: QUIET_BELOW_BYTES }) : undefined;
   const { base, tokenizer: tok, adaptOptions, meter } = await openCommandModel(a, progress);
   const texts = promptsOf(a);
@@ -65,7 +69,9 @@ export async function runGenerate(a: GenerateArgs, log?: ProgressOutput): Promis
   const values = await valuesWithAdapter(base, a.adapter, adaptOptions);
   const backend = await createBackend(a.backend);
   const maxLength = Math.min(base.model.cacheLayout().maxPositions, longest + a.maxNewTokens);
-  const gen = await Generator.create(base.model, new Map(Object.entries(asParameterRecord(values))), { backend, maxLength });
+  const weights = new Map(Object.entries(asParameterRecord(values)));
+  const folded = a.foldAdapters ? await foldForRun(base.model, values, log) : undefined;
+  const gen = await Generator.create(base.model, weights, { backend, maxLength, ...(folded ? { folded } : {}) });
   progress?.loaded(meter);
   progress?.dispose();
   const sampling = { doSample: true, temperature: a.temperature, topK: a.topK, topP: a.topP };
