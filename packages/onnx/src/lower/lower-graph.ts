@@ -3,6 +3,8 @@ import type { FileRange, OnnxModel, OnnxValueInfo } from '../model/onnx-types.js
 import { bytesOf, encodeValues, onnxDataType } from './dtypes.js';
 import { getFusedLowering, getLowering } from './lowering-registry.js';
 import { OnnxBuilder } from './onnx-builder.js';
+import { chunkedWeights, lowerChunkedWeightMatmul, type BlockElements, type ChunkedWeight } from './chunked-weight-matmul.js';
+import { promptOrderGates, type PromptGate } from './prompt-order.js';
 import { constantValues, expansionFoldGates, foldGates, gateCondition, gateValue, inputsToGate, orderGates, orderWithGates } from './recompute-order.js';
 import './lower-elementwise.js';
 import './lower-reduce-shape.js';
@@ -48,6 +50,8 @@ export interface LowerOptions {
   readonly graphName?: string;
   /** Gate recomputed segments on the backward pass so ORT cannot run them early (default true). */
   readonly orderRecompute?: boolean;
+  /** Elements per block of a large upcast or dequantized weight (default: chunked-weight-matmul's). */
+  readonly weightBlockElements?: BlockElements;
 }
 
 export interface LoweredGraph {
@@ -189,6 +193,13 @@ export function lowerGraph(graph: Graph, opts: LowerOptions = {}): LoweredGraph 
   if (early.size > 0 && process.env.LOWRANK_DEBUG_SESSION) console.error(`[lowrank:onnx] ${early.size} fold gates moved earlier to break a cycle`);
   const gated = new Map<string, string>();
   const conditions = new Map<string, string>();
+  // Large upcast/dequantized weights read by one matmul are made there, block by block (see the module).
+  const chunked = contrib ? chunkedWeights(graph, order, constants, new Set([...gates.values()].flat())) : new Map<string, ChunkedWeight>();
+  const chunkedInputs = new Map<string, string[]>();
+  const chunkedIn = new Map([...chunked.values()].map((c) => [c.matmul, c.producer]));
+  // Nodes ORT would run late (their small result is read at the end) are read early by a gate (see the
+  // module); like the blocks above, only for ORT sessions, not portable exports.
+  const prompt = contrib ? promptOrderGates(graph, lowerOrder, constants, new Set(chunked.keys())) : new Map<string, PromptGate[]>();
   for (const id of lowerOrder) {
     if (names.has(id)) continue;
     const node = graph.node(id);
@@ -202,6 +213,7 @@ export function lowerGraph(graph: Graph, opts: LowerOptions = {}): LoweredGraph 
       // A fold-gated node gates every input: any constant-only piece of its lowering (a 4-bit weight's
       // code lookup, say) would otherwise still be folded into a full-size initializer.
       for (const i of inputsToGate(graph, id, foldGated.has(id))) {
+        if (chunked.has(i)) continue; // made inside this node from its own, gated inputs
         let value = names.get(i)!;
         for (const dep of deps) {
           const key = `${value}|${dep}`;
@@ -212,7 +224,30 @@ export function lowerGraph(graph: Graph, opts: LowerOptions = {}): LoweredGraph 
         overrides.set(i, value);
       }
     }
-    names.set(id, lowerNode(graph, node, local, node.recomputeOf, id));
+    const late = prompt.get(id);
+    if (late) {
+      b.origin = { coreId: id, op: 'gate', ...(node.recomputeOf ? { recomputeOf: node.recomputeOf } : {}) };
+      const inner = local;
+      const overrides = new Map<string, string>();
+      for (const { after, input } of late) {
+        if (!conditions.has(after)) conditions.set(after, gateCondition(b, names.get(after)!));
+        const info = graph.node(input);
+        overrides.set(input, gateValue(b, overrides.get(input) ?? inner.get(input)!, conditions.get(after)!, info.shape, info.dtype));
+      }
+      local = { get: (k) => overrides.get(k) ?? inner.get(k) };
+    }
+    if (chunked.has(id)) {
+      chunkedInputs.set(id, node.inputs.map((i) => local.get(i)!));
+      names.set(id, `unlowered:${id}`); // its one consumer reads chunkedInputs instead
+    } else if (chunkedIn.has(id)) {
+      const producer = chunkedIn.get(id)!;
+      b.origin = { coreId: id, op: node.op, ...(node.recomputeOf ? { recomputeOf: node.recomputeOf } : {}) };
+      const x = local.get(node.inputs[0])!;
+      const p = graph.node(producer);
+      names.set(id, lowerChunkedWeightMatmul(b, node, x, p, graph.node(p.inputs[0]).dtype, chunkedInputs.get(producer)!, contrib, opts.weightBlockElements));
+    } else {
+      names.set(id, lowerNode(graph, node, local, node.recomputeOf, id));
+    }
     if (node.recomputeOf) recomputedOnnxNodes += b.nodes.length - before;
   }
 

@@ -161,12 +161,14 @@ export function foldGates(
  * element of dep), built once per dep (see `gateCondition`). The condition has
  * shape [1], which broadcasts away unless x is a scalar; then it is reshaped to
  * []. (Extra nodes shift ORT's topological order, which measurably changed peak
- * memory, so gates stay as small as they can.)
+ * memory, so gates stay as small as they can.) `alias`: gate through the
+ * Reshape below (no copy) whatever the dtype; then its consumer must not be a
+ * Reshape (ORT's fusion of the two fails at session creation).
  */
-export function gateValue(b: OnnxBuilder, x: string, cond: string, shape: readonly number[], dtype: DType): string {
+export function gateValue(b: OnnxBuilder, x: string, cond: string, shape: readonly number[], dtype: DType, alias = false): string {
   // ORT's CPU Where has no 16-bit float kernels: gate those through a Reshape whose target shape
   // is computed from the condition (Reshape aliases its input, so the gate copies nothing).
-  if (dtype === 'bf16' || dtype === 'f16') {
+  if (alias || dtype === 'bf16' || dtype === 'f16') {
     const zero = b.op('Mul', [b.op('Cast', [cond], { to: OnnxDataType.INT64 }), b.int64s([0])]);
     return b.op('Reshape', [x, b.op('Add', [b.int64s(shape), zero])]);
   }
