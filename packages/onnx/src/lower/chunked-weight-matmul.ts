@@ -1,7 +1,7 @@
 import { numel, type DType, type Graph, type NodeData } from '@lowrank/core';
 import { OnnxDataType } from '../model/onnx-types.js';
 import type { OnnxBuilder } from './onnx-builder.js';
-import { nf4PairLookup } from './lower-quant.js';
+import { dequantizeCodes, nf4PairLookup } from './lower-quant.js';
 import { FOLD_LIMIT_ELEMENTS, gateCondition, gateValue } from './recompute-order.js';
 
 /*
@@ -111,11 +111,9 @@ function weightBlock(
   const bs = Number(producer.attrs.blockSize);
   const codebook = String(producer.attrs.codebook);
   if (!alongColumns) {
-    const m = (r1 - r0) * cols;
-    const values = nf4PairLookup(b, slice(inputs[0], (r0 * cols) / 2, (r1 * cols) / 2, [(rows * cols) / 2], 'u8'), codebook);
+    const codes = slice(inputs[0], (r0 * cols) / 2, (r1 * cols) / 2, [(rows * cols) / 2], 'u8');
     const absmax = slice(inputs[1], (r0 * cols) / bs, (r1 * cols) / bs, [(rows * cols) / bs], 'f32');
-    const scaled = b.op('Mul', [b.op('Reshape', [values, b.int64s([m / bs, bs])]), b.op('Reshape', [absmax, b.int64s([m / bs, 1])])]);
-    return b.op('Reshape', [scaled, b.int64s([r1 - r0, cols])]);
+    return dequantizeCodes(b, codes, absmax, codebook, (r1 - r0) * cols, bs, [r1 - r0, cols]);
   }
   const w = r1 - r0;
   const codes = slice(b.op('Reshape', [inputs[0], b.int64s([rows, cols / 2])]), r0 / 2, r1 / 2, [rows, cols / 2], 'u8');

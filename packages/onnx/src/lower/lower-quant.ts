@@ -18,13 +18,18 @@ export function nf4PairLookup(b: OnnxBuilder, codes: string, codebook: string): 
 }
 
 /**
- * nf4Dequantize: both codes of each byte looked up at once, then each block
- * scaled by its absmax. One float32 multiply per element, as the reference rounds it.
+ * f32 values of `elements` packed 4-bit codes (bytes, high nibble first) with
+ * one absmax per `blockSize` of them, reshaped to `shape`: both codes of each
+ * byte looked up at once, then each block scaled by its absmax (one float32
+ * multiply per element, as the reference rounds it).
  */
-defineLowering('nf4Dequantize', ({ b, inputs, node }) => {
-  const n = numel(node.shape);
-  const blockSize = Number(node.attrs.blockSize);
-  const values = b.op('Reshape', [nf4PairLookup(b, inputs[0], String(node.attrs.codebook)), b.int64s([n / blockSize, blockSize])]);
-  const scaled = b.op('Mul', [values, b.op('Reshape', [inputs[1], b.int64s([n / blockSize, 1])])]);
-  return b.op('Reshape', [scaled, b.int64s(node.shape)]);
-});
+export function dequantizeCodes(b: OnnxBuilder, codes: string, absmax: string, codebook: string, elements: number, blockSize: number, shape: readonly number[]): string {
+  const blocks = elements / blockSize;
+  const values = b.op('Reshape', [nf4PairLookup(b, codes, codebook), b.int64s([blocks, blockSize])]);
+  const scaled = b.op('Mul', [values, b.op('Reshape', [absmax, b.int64s([blocks, 1])])]);
+  return b.op('Reshape', [scaled, b.int64s(shape)]);
+}
+
+defineLowering('nf4Dequantize', ({ b, inputs, node }) =>
+  dequantizeCodes(b, inputs[0], inputs[1], String(node.attrs.codebook), numel(node.shape), Number(node.attrs.blockSize), node.shape),
+);
