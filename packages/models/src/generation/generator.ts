@@ -5,7 +5,7 @@ import { GenerationError } from './errors.js';
 import { HostCache } from './host-cache.js';
 import { sampleToken, seededUniform, validateSampling, type SamplingOptions } from './sampling.js';
 import type { CacheResidency } from './step-graph.js';
-import { StepRunner, type TracedWeights, type WeightSource } from './step-runner.js';
+import { StepRunner, type TracedWeights } from './step-runner.js';
 
 export { GenerationError };
 
@@ -73,7 +73,7 @@ export class Generator {
 
   private constructor(
     readonly model: LanguageModel,
-    private readonly weights: WeightSource | TracedWeights,
+    private readonly weights: TracedWeights,
     private readonly backend: Backend,
     readonly maxLength: number,
     readonly prefillLength: number,
@@ -95,7 +95,8 @@ export class Generator {
     const residency = opts.residency ?? (opts.backend.name === 'webgpu' ? 'backend' : 'host');
     const warmBatch = opts.warmBatch ?? 1;
     if (!(Number.isInteger(warmBatch) && warmBatch >= 1)) throw new GenerationError(`warmBatch must be a positive integer, got ${opts.warmBatch}`);
-    const gen = new Generator(model, opts.folded ?? weights, opts.backend, opts.maxLength, prefillLength, opts.minBucket ?? 128, residency);
+    const traced = opts.folded ?? { weights, trace: <T>(fn: () => T): T => fn() };
+    const gen = new Generator(model, traced, opts.backend, opts.maxLength, prefillLength, opts.minBucket ?? 128, residency);
     // Compile the first bucket's runner for the expected batch now (setup cost outside the first call).
     await gen.runner(warmBatch, gen.buckets[0]);
     return gen;

@@ -7,9 +7,9 @@ import { cacheParamName, stepGraph, type CacheResidency, type StepGraph } from '
 export type WeightSource = ReadonlyMap<string, HostTensor>;
 
 /**
- * Parameter values that need a tracing context: variants' `foldAdapters` gives
- * weights with adapters folded into W, and a trace under which the model skips
- * those adapters' path.
+ * Parameter values and the context the step graphs are traced in: the caller's
+ * weights as they are, or variants' `foldAdapters` (adapters folded into W, and
+ * a trace under which the model skips those adapters' path).
  */
 export interface TracedWeights {
   readonly weights: WeightSource;
@@ -32,18 +32,17 @@ export class StepRunner {
 
   static async create(
     model: LanguageModel,
-    weights: WeightSource | TracedWeights,
+    weights: TracedWeights,
     backend: Backend,
     shape: { batch: number; length: number; chunk: number; residency: CacheResidency },
   ): Promise<StepRunner> {
     const { batch, length, chunk, residency } = shape;
     const inputNames = { prefill: new Set<string>(), decode: new Set<string>() };
-    const traced = 'trace' in weights ? weights : { weights, trace: <T>(fn: () => T): T => fn() };
     const build = async (tokens: number, which: 'prefill' | 'decode'): Promise<Executable> => {
-      const step = traced.trace(() => stepGraph(model, { batch, tokens, length, residency }));
+      const step = weights.trace(() => stepGraph(model, { batch, tokens, length, residency }));
       for (const name of step.graph.inputs.keys()) inputNames[which].add(name);
       const exe = await backend.compile(step.graph, { outputs: step.outputs, updates: step.updates });
-      await exe.setParameters(initialValues(step, traced.weights));
+      await exe.setParameters(initialValues(step, weights.weights));
       return exe;
     };
     const prefill = await build(chunk, 'prefill');
