@@ -69,10 +69,10 @@ export function mergeAdapters(model: Module, weights: WeightSource, adapters?: r
  * Leaves the layer and the weights untouched.
  */
 export function mergedWeight(layer: LoraLayer, names: readonly string[], weights: WeightSource): { weight: HostTensor; norms: Map<string, Float64Array> } {
-  let w = baseWeightMatrix(layer.baseSpec, weights, layer.path);
+  const w = baseWeightMatrix(layer.baseSpec, weights, layer.path);
   const norms = new Map<string, Float64Array>();
   for (const name of names) {
-    w = addInto(w, deltaWeight(layer, name, weights));
+    addInto(w, deltaWeight(layer, name, weights));
     if (layer.adapters.get(name)!.useDora) {
       const norm = rowNorms(w);
       const m = magnitudeOf(layer, name, weights);
